@@ -1,0 +1,39 @@
+# sslab: `make demo` runs every recipe offline; `make test` runs the test suite.
+# Both create .venv and install torch from the 2.13.0 pin first: any other torch
+# spec would pull gigabytes of CUDA wheels on a CPU machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: demo test install dev clean bench
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml
+	$(PIP) install -q --disable-pip-version-check "$(TORCH_PIN)"
+	$(PIP) install -q --disable-pip-version-check -e .
+	touch $@
+
+$(DEVSTAMP): $(STAMP)
+	$(PIP) install -q --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+install: $(STAMP)
+dev: $(DEVSTAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/sslab run all --preset quick --out runs
+
+test: $(DEVSTAMP)
+	$(PY) -m pytest tests
+
+bench: $(STAMP)
+	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

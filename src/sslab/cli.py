@@ -1,0 +1,148 @@
+"""The ``sslab`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+from sslab.errors import UserError
+
+EPILOG = """examples:
+  sslab run augment                     # quick preset on data sslab makes itself
+  sslab run augment --preset paper --data ~/data/cifar10 --seeds 3
+  sslab run pretext epochs_finetune=2000 lr_transferred=1e-6
+  sslab run all --preset quick          # every recipe, one study report
+  sslab run --resume runs/augment-20261121-120000
+  sslab report runs/augment-* --out study.html
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage problem in one line and exits with code 2."""
+
+    def error(self, message: str):  # noqa: D401
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _split_overrides(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise UserError(f"{item!r}: options after the recipe are key=value, e.g. epochs=5")
+        out[key.strip()] = value
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sslab import recipes as registry
+    from sslab import runner
+    from sslab.config import describe
+
+    target = args.recipe
+    if args.help_config:
+        names = list(registry.recipes()) if target in (None, "all") else [target]
+        for name in names:
+            recipe = registry.get(name)
+            print(f"{name}: {recipe.title} (seed {recipe.seed_problem})\n{describe(recipe.Config, recipe.presets)}\n")
+        return 0
+    overrides = _split_overrides(args.overrides)
+    if args.resume is not None:
+        if overrides:
+            raise UserError("--resume continues a run with its saved config; drop the key=value options")
+        path = Path(args.resume)
+        if (path / runner.STUDY_FILE).is_file():
+            runner.run_all(preset="", overrides={}, data=None, out=path.parent, seeds=None, device=args.device, resume=path)
+        else:
+            runner.run_recipe("", resume=path, device=args.device)
+        return 0
+    if target is None:
+        raise UserError("name a recipe (" + ", ".join(registry.recipes()) + ") or all; or pass --resume RUN_DIR")
+    if target == "all":
+        runner.run_all(preset=args.preset, overrides=overrides, data=args.data, out=args.out, seeds=args.seeds,
+                       device=args.device)
+    else:
+        runner.run_recipe(target, preset=args.preset, overrides=overrides, data=args.data, out=args.out,
+                          seeds=args.seeds, device=args.device)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sslab import runner
+
+    for path in args.run_dirs:
+        if not Path(path).is_dir():
+            raise UserError(f"{path}: no such run directory")
+    out = args.out
+    if out is None:
+        out = Path(args.run_dirs[0]) / "report.html" if len(args.run_dirs) == 1 else Path("report.html")
+    page = runner.write_study_report([Path(p) for p in args.run_dirs], Path(out))
+    print(f"report written to {page}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import sslab
+
+    parser = Parser(prog="sslab", description="Label-efficient vision and neural-audio experiments, end to end.",
+                    epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"sslab {sslab.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    run = sub.add_parser("run", help="run a recipe (or all of them) and write a run directory with a report",
+                         description="Run a recipe end to end: train, evaluate, write figures, summary and report. "
+                         "Options after the recipe are key=value config overrides; list them with --help-config.",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("recipe", nargs="?", help="augment, pretext, barlow, denoise, generate, or all")
+    run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, checked against the recipe")
+    run.add_argument("--preset", default="quick", choices=("smoke", "quick", "paper"),
+                     help="smoke: seconds, for tests; quick (default): minutes on a laptop; paper: the seed's settings")
+    run.add_argument("--data", type=Path, default=None,
+                     help="folder with the real data set; without it sslab makes its own data")
+    run.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default: runs/)")
+    run.add_argument("--seeds", type=int, default=None, help="run N seeds (the preset's number by default)")
+    run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to train (default: auto)")
+    run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                     help="continue an interrupted run; ends with the same numbers as an uninterrupted one")
+    run.add_argument("--help-config", action="store_true", help="list the recipe's options and their preset values")
+    run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser("report", help="rebuild the HTML report from one or more run directories")
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (or a `run all` folder)")
+    report.add_argument("--out", type=Path, default=None, help="output file (default: RUN_DIR/report.html)")
+    report.set_defaults(func=cmd_report)
+
+    data = sub.add_parser("data", help="download, check or make data sets")
+    data_sub = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", parser_class=Parser)
+    data.set_defaults(func=lambda a: (data.print_help(), 2)[1])
+
+    import sslab.commands as commands
+
+    for info in pkgutil.iter_modules(commands.__path__):
+        module = importlib.import_module(f"sslab.commands.{info.name}")
+        module.register(sub, data_sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        code = args.func(args)
+    except UserError as exc:
+        print(f"sslab: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("sslab: interrupted; continue with `sslab run --resume RUN_DIR`", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

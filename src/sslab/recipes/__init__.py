@@ -1,0 +1,95 @@
+"""The experiments. Each module here defines ``RECIPE``; they are found automatically.
+
+A recipe module reads top to bottom: its ``Config`` (the seed's settings visible as
+defaults and in ``PRESETS["paper"]``), data loading, the training of one seed, then
+the summary, figures and report section built from the run directory alone (so
+``sslab report`` can rebuild them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+from sslab.config import param
+from sslab.errors import UserError
+from sslab.train.rundir import Run
+
+# The order of `sslab run all` and of the combined report.
+ORDER = ("augment", "pretext", "barlow", "denoise", "generate")
+
+
+@dataclass
+class RecipeConfig:
+    """Fields every recipe has. Recipe configs subclass this."""
+
+    seed: int = param(0, "first random seed; seeds seed, seed+1, ... are run", min=0)
+    seeds: int = param(1, "how many seeds to run (figures show mean and band, tables a 95% CI)", min=1, max=100)
+
+
+@dataclass
+class Context:
+    """What one seed of a recipe gets: where to write, what to run on, the data."""
+
+    run: Run
+    cfg: Any
+    seed: int
+    device: torch.device
+    data: Any
+
+
+@dataclass
+class Recipe:
+    name: str
+    title: str
+    seed_problem: str  # which seed problem it reproduces, e.g. "P1 of 000_32d4d66dfa7c4f8c"
+    Config: type
+    presets: Mapping[str, Mapping[str, Any]]
+    load_data: Callable[[Any, Path | None, torch.device], Any]
+    run_seed: Callable[[Context], None]
+    summarize: Callable[[Run], dict]      # figures + summary dict, from files on disk
+    report: Callable[[Run], Any]          # a report Section, from files on disk
+    locate_data: Callable[[Path], Path | None] = lambda root: root
+    description: str = ""
+
+
+def _discover() -> dict[str, Recipe]:
+    found: dict[str, Recipe] = {}
+    package = Path(__file__).parent
+    for info in pkgutil.iter_modules([str(package)]):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        recipe = getattr(module, "RECIPE", None)
+        if isinstance(recipe, Recipe):
+            found[recipe.name] = recipe
+    ordered = {n: found[n] for n in ORDER if n in found}
+    ordered.update({n: r for n, r in sorted(found.items()) if n not in ordered})
+    return ordered
+
+
+_REGISTRY: dict[str, Recipe] | None = None
+
+
+def recipes() -> dict[str, Recipe]:
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = _discover()
+    return _REGISTRY
+
+
+def get(name: str) -> Recipe:
+    table = recipes()
+    if name not in table:
+        raise UserError(f"unknown recipe {name!r}; choose one of {', '.join(table)} or all")
+    return table[name]
+
+
+def field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]

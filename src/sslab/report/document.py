@@ -1,0 +1,89 @@
+"""The report as data: a list of sections made of blocks.
+
+Recipes describe their results once, as blocks; the HTML report (and the notebook
+export) render the same blocks, so the two always say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence, Union
+
+
+@dataclass
+class Text:
+    """A paragraph. Supports `code` and **bold** inline, nothing else."""
+
+    text: str
+
+
+@dataclass
+class Math:
+    """A displayed equation in LaTeX (rendered as math in notebooks, as text in HTML)."""
+
+    latex: str
+    caption: str = ""
+
+
+@dataclass
+class Table:
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    caption: str = ""
+
+
+@dataclass
+class Figure:
+    path: Path
+    caption: str = ""
+
+
+@dataclass
+class Slider:
+    """Several images of one thing over time (say, t-SNE maps during training)."""
+
+    paths: Sequence[Path]
+    labels: Sequence[str]
+    caption: str = ""
+
+
+@dataclass
+class Audio:
+    path: Path
+    caption: str = ""
+
+
+@dataclass
+class AudioGrid:
+    """Rows of labelled audio clips, e.g. noisy / denoised / clean for a few files."""
+
+    columns: Sequence[str]
+    rows: Sequence[tuple[str, Sequence[Path | None]]]
+    caption: str = ""
+
+
+@dataclass
+class Code:
+    """Python that reproduces a step through sslab's API (shown, never run by the report)."""
+
+    source: str
+
+
+@dataclass
+class Claims:
+    """The seed's claims and whether this run supports them (from summary.json)."""
+
+    claims: Sequence[dict]
+
+
+Block = Union[Text, Math, Table, Figure, Slider, Audio, AudioGrid, Code, Claims]
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    subtitle: str = ""
+    anchor: str = ""
+    config: dict | None = None

@@ -1,0 +1,155 @@
+"""Render report sections as one self-contained HTML file.
+
+Everything is inline: images and audio as data URIs, CSS in a <style> element, and the
+few lines of script for image sliders in a <script> element. No network, no fonts.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import re
+import time
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+from sslab.report.document import Audio, AudioGrid, Claims, Code, Figure, Math, Section, Slider, Table, Text
+from sslab.train import atomic
+
+CSS = """
+:root{--fg:#1b1f24;--muted:#5b6470;--line:#d9dee4;--bg:#fff;--accent:#1f5fa8;--ok:#1a7f37;--bad:#b42318;--meh:#9a6700}
+*{box-sizing:border-box}
+body{font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg);margin:0}
+main{max-width:980px;margin:0 auto;padding:16px}
+h1{font-size:1.6em;margin:.4em 0}h2{font-size:1.3em;border-bottom:1px solid var(--line);padding-bottom:.2em;margin-top:1.8em}
+h3{font-size:1.05em;margin-top:1.2em}
+.sub{color:var(--muted);margin-top:-.4em}
+img{max-width:100%;height:auto;display:block;margin:.3em auto}
+figure{margin:1em 0}figcaption{color:var(--muted);font-size:.9em;text-align:center}
+.tw{overflow-x:auto}table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
+th,td{border-bottom:1px solid var(--line);padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f4f6f8}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.88em}
+pre{background:#f6f8fa;padding:.7em;overflow-x:auto;border-radius:4px}
+.math{font-family:ui-monospace,monospace;background:#f6f8fa;padding:.5em;overflow-x:auto;border-left:3px solid var(--accent)}
+details{margin:.6em 0}summary{cursor:pointer;color:var(--accent)}
+audio{width:100%;max-width:320px}
+.supported{color:var(--ok);font-weight:600}.contradicted{color:var(--bad);font-weight:600}.inconclusive{color:var(--meh);font-weight:600}
+nav a{margin-right:.8em}
+input[type=range]{width:100%}
+"""
+
+SLIDER_JS = """
+document.querySelectorAll('.slider').forEach(function(s){
+  var imgs=s.querySelectorAll('img'),lab=s.querySelector('.slabel'),r=s.querySelector('input');
+  function show(i){imgs.forEach(function(im,j){im.style.display=j==i?'block':'none'});lab.textContent=imgs[i].dataset.label}
+  r.addEventListener('input',function(){show(+r.value)});show(+r.value);
+});
+"""
+
+MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
+        ".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".gif": "image/gif"}
+
+
+def data_uri(path: str | os.PathLike) -> str:
+    path = Path(path)
+    mime = MIME.get(path.suffix.lower(), "application/octet-stream")
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def inline(text: str) -> str:
+    """Escape, then allow `code` and **bold**."""
+    out = html.escape(text)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", out)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return inline(str(value))
+
+
+def render_block(block) -> str:
+    if isinstance(block, Text):
+        return "".join(f"<p>{inline(p)}</p>" for p in block.text.split("\n\n"))
+    if isinstance(block, Math):
+        cap = f"<figcaption>{inline(block.caption)}</figcaption>" if block.caption else ""
+        return f'<figure><div class="math">{html.escape(block.latex)}</div>{cap}</figure>'
+    if isinstance(block, Table):
+        head = "".join(f"<th>{inline(str(c))}</th>" for c in block.columns)
+        body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in block.rows)
+        cap = f"<caption>{inline(block.caption)}</caption>" if block.caption else ""
+        return f'<div class="tw"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    if isinstance(block, Figure):
+        cap = f"<figcaption>{inline(block.caption)}</figcaption>" if block.caption else ""
+        return f'<figure><img src="{data_uri(block.path)}" alt="{html.escape(block.caption)}">{cap}</figure>'
+    if isinstance(block, Slider):
+        imgs = "".join(
+            f'<img src="{data_uri(p)}" data-label="{html.escape(lab)}" alt="{html.escape(lab)}">'
+            for p, lab in zip(block.paths, block.labels)
+        )
+        n = len(block.paths)
+        return (f'<figure class="slider">{imgs}<input type="range" min="0" max="{n - 1}" value="{n - 1}" '
+                f'aria-label="frame"><figcaption><span class="slabel"></span> {inline(block.caption)}</figcaption></figure>')
+    if isinstance(block, Audio):
+        cap = f"<figcaption>{inline(block.caption)}</figcaption>" if block.caption else ""
+        return f'<figure><audio controls preload="metadata" src="{data_uri(block.path)}"></audio>{cap}</figure>'
+    if isinstance(block, AudioGrid):
+        head = "<th></th>" + "".join(f"<th>{inline(c)}</th>" for c in block.columns)
+        rows = []
+        for name, paths in block.rows:
+            cells = "".join(
+                f'<td><audio controls preload="metadata" src="{data_uri(p)}"></audio></td>' if p else "<td>-</td>"
+                for p in paths
+            )
+            rows.append(f"<tr><th>{inline(name)}</th>{cells}</tr>")
+        cap = f"<caption>{inline(block.caption)}</caption>" if block.caption else ""
+        return f'<div class="tw"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    if isinstance(block, Code):
+        return f"<details><summary>Reproduce with sslab</summary><pre>{html.escape(block.source)}</pre></details>"
+    if isinstance(block, Claims):
+        rows = "".join(
+            f"<tr><td>{inline(c['claim'])}</td><td>{inline(c['shown'])}</td><td>{c['n_seeds']}</td>"
+            f'<td class="{c["verdict"]}">{c["verdict"]}</td></tr>'
+            for c in block.claims
+        )
+        return ('<div class="tw"><table><thead><tr><th>Claim from the seed</th><th>This run (mean ± 95% CI)</th>'
+                f"<th>seeds</th><th>verdict</th></tr></thead><tbody>{rows}</tbody></table></div>")
+    raise TypeError(f"unknown report block {type(block).__name__}")
+
+
+def render_section(section: Section, level: int = 2) -> str:
+    anchor = f' id="{html.escape(section.anchor)}"' if section.anchor else ""
+    parts = [f"<section{anchor}><h{level}>{inline(section.title)}</h{level}>"]
+    if section.subtitle:
+        parts.append(f'<p class="sub">{inline(section.subtitle)}</p>')
+    parts.extend(render_block(b) for b in section.blocks)
+    if section.config:
+        parts.append("<details><summary>Resolved configuration</summary><pre>"
+                     + html.escape(yaml.safe_dump(section.config, sort_keys=False)) + "</pre></details>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def render_page(title: str, sections: Sequence[Section], intro: Sequence = ()) -> str:
+    nav = ""
+    if len(sections) > 1:
+        nav = "<nav>" + "".join(f'<a href="#{s.anchor}">{inline(s.title)}</a>' for s in sections if s.anchor) + "</nav>"
+    body = "\n".join(render_block(b) for b in intro) + "\n".join(render_section(s) for s in sections)
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>"
+        f'<h1>{html.escape(title)}</h1><p class="sub">Written by sslab on {stamp}.</p>{nav}{body}'
+        f"</main><script>{SLIDER_JS}</script></body></html>\n"
+    )
+
+
+def write_page(path: str | os.PathLike, title: str, sections: Sequence[Section], intro: Sequence = ()) -> Path:
+    atomic.write_text(path, render_page(title, sections, intro))
+    return Path(path)
+

@@ -1,0 +1,64 @@
+"""Means and confidence intervals over seeds, and the claim records reports are built on."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Mean and the half-width of its Student-t confidence interval (0 for one value)."""
+    arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    mean = float(arr.mean())
+    if arr.size < 2:
+        return mean, 0.0
+    from scipy import stats
+
+    sem = float(arr.std(ddof=1) / math.sqrt(arr.size))
+    return mean, float(stats.t.ppf(0.5 + confidence / 2, arr.size - 1) * sem)
+
+
+def fmt_ci(mean: float, half: float, digits: int = 1, scale: float = 1.0, unit: str = "") -> str:
+    """``71.3 ± 1.2`` (or just ``71.3`` when there is a single seed)."""
+    if math.isnan(mean):
+        return "n/a"
+    text = f"{mean * scale:.{digits}f}{unit}"
+    if half and not math.isnan(half):
+        text += f" ± {half * scale:.{digits}f}"
+    return text
+
+
+def claim(text: str, values: Sequence[float], *, unit: str = "", scale: float = 1.0,
+          digits: int = 1, threshold: float = 0.0) -> dict[str, Any]:
+    """A seed claim tested on this run: ``values`` are per-seed effects (say, accuracy gains).
+
+    The claim is *supported* when the whole confidence interval lies above
+    ``threshold``, *contradicted* when it lies below, and *inconclusive* otherwise (a
+    single seed is judged on its value alone and says so).
+    """
+    mean, half = mean_ci(values)
+    n = len([v for v in values if v is not None])
+    if math.isnan(mean):
+        verdict = "inconclusive"
+    elif n < 2:
+        verdict = "supported" if mean > threshold else "contradicted"
+    elif mean - half > threshold:
+        verdict = "supported"
+    elif mean + half < threshold:
+        verdict = "contradicted"
+    else:
+        verdict = "inconclusive"
+    return {
+        "claim": text,
+        "verdict": verdict,
+        "mean": mean,
+        "ci95": half,
+        "n_seeds": n,
+        "values": [float(v) for v in values],
+        "shown": fmt_ci(mean, half, digits, scale, unit),
+        "threshold": threshold,
+    }

@@ -1,0 +1,200 @@
+"""Running recipes: one recipe, every recipe (``all``), resuming, rebuilding reports."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+import sslab
+from sslab import recipes as registry
+from sslab.config import build_config, config_dict, config_from_dict
+from sslab.errors import UserError
+from sslab.report.document import Claims, Section, Text
+from sslab.report.html import write_page
+from sslab.train import atomic
+from sslab.train.progress import say
+from sslab.train.rundir import Run, git_commit
+from sslab.train.seeding import configure_threads, resolve_device
+
+STUDY_FILE = "study.json"
+
+
+def _resolved(recipe: registry.Recipe, cfg: Any, preset: str, device: torch.device, data: Path | None) -> dict:
+    return {
+        "recipe": recipe.name,
+        "preset": preset,
+        "config": config_dict(cfg),
+        "seeds": list(range(cfg.seed, cfg.seed + cfg.seeds)),
+        "device": str(device),
+        "data": str(data) if data else None,
+        "sslab_version": sslab.__version__,
+        "git_commit": git_commit(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def _check_data_dir(data: Path | None) -> Path | None:
+    if data is None:
+        return None
+    data = Path(data).expanduser()
+    if not data.exists():
+        raise UserError(f"--data {data}: no such directory; check the path, or leave --data out to use data sslab makes itself")
+    if not data.is_dir():
+        raise UserError(f"--data {data}: not a directory; pass the folder that holds the data set")
+    return data.resolve()
+
+
+def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str] | None = None,
+               data: Path | None = None, out: Path = Path("runs"), seeds: int | None = None,
+               device: str = "auto", resume: Path | None = None, run_root: Path | None = None) -> Run:
+    """Run one recipe end to end and return its finished run directory."""
+    configure_threads()
+    if resume is not None:
+        run = Run.open(resume)
+        saved = run.config()
+        recipe = registry.get(saved["recipe"])
+        cfg = config_from_dict(recipe.Config, saved["config"])
+        preset = saved["preset"]
+        data = Path(saved["data"]) if saved.get("data") else None
+        dev = resolve_device(device if device != "auto" else saved.get("device", "auto").split(":")[0])
+        say(f"resuming {recipe.name} in {run.root}")
+    else:
+        recipe = registry.get(name)
+        overrides = dict(overrides or {})
+        if seeds is not None:
+            overrides["seeds"] = str(seeds)
+        cfg = build_config(recipe.Config, recipe.presets, preset, overrides, recipe.name)
+        data = _check_data_dir(data)
+        dev = resolve_device(device)
+        run = None
+    # Load (and so check) the data before a run directory exists, so bad input leaves nothing behind.
+    loaded = recipe.load_data(cfg, data, dev)
+    if run is None:
+        run = Run(run_root) if run_root is not None else Run.create(out, recipe.name)
+        run.root.mkdir(parents=True, exist_ok=True)
+        run.figures.mkdir(exist_ok=True)
+        run.checkpoints.mkdir(exist_ok=True)
+        run.save_config(_resolved(recipe, cfg, preset, dev, data))
+        say(f"{recipe.name}: writing {run.root}")
+    else:
+        run.prepare_resume()
+    started = time.monotonic()
+    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+        say(f"{recipe.name}: seed {seed} ({seed - cfg.seed + 1} of {cfg.seeds})")
+        recipe.run_seed(registry.Context(run=run, cfg=cfg, seed=seed, device=dev, data=loaded))
+    finish(run, recipe, elapsed_s=time.monotonic() - started)
+    return run
+
+
+def finish(run: Run, recipe: registry.Recipe, elapsed_s: float | None = None) -> dict:
+    """Figures, report and, last of all, summary.json (which marks the run complete)."""
+    summary = recipe.summarize(run)
+    summary.setdefault("recipe", recipe.name)
+    summary.setdefault("title", recipe.title)
+    if elapsed_s is not None:
+        summary["elapsed_s"] = round(elapsed_s, 1)
+    atomic.write_json(run.root / ".summary-draft.json", summary)  # report reads it before it is final
+    write_page(run.root / "report.html", f"sslab: {recipe.title}", [section_for(run, recipe)])
+    run.write_summary(summary)
+    (run.root / ".summary-draft.json").unlink()
+    say(f"{recipe.name}: {summary.get('text', 'done')}")
+    say(f"{recipe.name}: report at {run.root / 'report.html'}")
+    return summary
+
+
+def section_for(run: Run, recipe: registry.Recipe | None = None) -> Section:
+    if recipe is None:
+        recipe = registry.get(run.config()["recipe"])
+    section = recipe.report(run)
+    section.anchor = section.anchor or recipe.name
+    section.config = run.config()
+    return section
+
+
+# ---- all recipes ------------------------------------------------------------------------
+def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out: Path, seeds: int | None,
+            device: str, resume: Path | None = None) -> Path:
+    """Every recipe in turn into one study folder, then the combined report."""
+    if resume is not None:
+        root = Path(resume)
+        plan = json.loads((root / STUDY_FILE).read_text())
+    else:
+        data = _check_data_dir(data)
+        per_recipe: dict[str, dict[str, str]] = {}
+        for key, value in overrides.items():
+            rname, _, field = key.partition(".")
+            if not field:
+                raise UserError(f"{key}={value}: with `run all`, prefix options with the recipe, e.g. augment.epochs=3")
+            registry.get(rname)
+            per_recipe.setdefault(rname, {})[field] = value
+        # Check every recipe's options before running any of them.
+        for rname, recipe in registry.recipes().items():
+            o = dict(per_recipe.get(rname, {}))
+            if seeds is not None:
+                o["seeds"] = str(seeds)
+            build_config(recipe.Config, recipe.presets, preset, o, rname)
+        root = Path(out) / f"all-{time.strftime('%Y%m%d-%H%M%S')}"
+        root.mkdir(parents=True, exist_ok=False)
+        plan = {"preset": preset, "overrides": per_recipe, "data": str(data) if data else None,
+                "seeds": seeds, "device": device, "recipes": list(registry.recipes())}
+        atomic.write_json(root / STUDY_FILE, plan)
+    for rname in plan["recipes"]:
+        recipe = registry.get(rname)
+        sub = root / rname
+        if (sub / "summary.json").is_file():
+            say(f"{rname}: already complete in {sub}")
+            continue
+        if (sub / "config.yaml").is_file():
+            run_recipe(rname, resume=sub, device=device)
+            continue
+        data_root = Path(plan["data"]) if plan["data"] else None
+        found = recipe.locate_data(data_root) if data_root else None
+        if data_root and found is None:
+            say(f"{rname}: no data set for it under {data_root}; using data sslab makes itself")
+        run_recipe(rname, preset=plan["preset"], overrides=plan["overrides"].get(rname, {}), data=found,
+                   seeds=plan["seeds"], device=device, run_root=sub)
+    page = write_study_report([root / r for r in plan["recipes"]], root / "report.html")
+    say(f"all recipes done; study report at {page}")
+    return page
+
+
+def _runs_from(paths: Sequence[Path]) -> list[Run]:
+    runs: list[Run] = []
+    for path in paths:
+        path = Path(path)
+        if (path / STUDY_FILE).is_file():
+            plan = json.loads((path / STUDY_FILE).read_text())
+            runs.extend(Run.open(path / r) for r in plan["recipes"] if (path / r / "config.yaml").is_file())
+        else:
+            runs.append(Run.open(path))
+    for run in runs:
+        if not run.complete:
+            raise UserError(f"{run.root} did not finish (no summary.json); finish it with `sslab run --resume {run.root}`")
+    return runs
+
+
+def study_sections(runs: Sequence[Run]) -> tuple[list, list[Section]]:
+    """The claims table that opens a study report, and one section per run."""
+    claims: list[dict] = []
+    for run in runs:
+        for c in run.summary().get("claims", []):
+            claims.append({**c, "claim": f"[{run.config()['recipe']}] {c['claim']}"})
+    intro = [Text("Each row is a claim the seed documents make, tested on these runs: **supported** when the "
+                  "95% confidence interval over seeds lies on the claimed side, **contradicted** when it lies on "
+                  "the other, **inconclusive** otherwise."), Claims(claims)] if claims else []
+    return intro, [section_for(run) for run in runs]
+
+
+def write_study_report(paths: Sequence[Path], out: Path) -> Path:
+    runs = _runs_from(paths)
+    if len(runs) == 1:
+        return write_page(out, f"sslab: {registry.get(runs[0].config()['recipe']).title}", [section_for(runs[0])])
+    intro, sections = study_sections(runs)
+    return write_page(out, "sslab study report", sections, intro)
