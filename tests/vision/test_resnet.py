@@ -1,0 +1,42 @@
+"""Encoders: feature sizes, any input size, the small-image stem, identity-initialised blocks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sslab.vision.models import count_parameters
+from sslab.vision.resnet import ConvNet, build_encoder, resnet18
+
+
+def test_resnet18_has_resnet18_size_and_keeps_resolution_in_the_stem():
+    net = resnet18()
+    # 11.17M parameters is ResNet-18 without its fc layer, with a 3x3 stem instead of 7x7.
+    assert net.feature_dim == 512 and 11_100_000 < count_parameters(net) < 11_200_000
+    x = torch.randn(2, 3, 32, 32)
+    assert net.stem(x).shape[-1] == 32  # small stem: no stride, no pooling
+    assert resnet18(stem="imagenet").stem(x).shape[-1] == 8
+
+
+@pytest.mark.parametrize("side", [16, 32, 40])
+def test_encoders_pool_any_size_to_their_feature_dim(side):
+    for net in (resnet18(width=8), ConvNet(width=8)):
+        net.eval()
+        out = net(torch.randn(3, 3, side, side))
+        assert out.shape == (3, net.feature_dim)
+    assert resnet18(width=8).feature_dim == 64 and ConvNet(width=8).feature_dim == 64
+
+
+def test_residual_blocks_start_as_identity_branches():
+    net = resnet18(width=8)
+    block = net.layers[0]
+    assert torch.count_nonzero(block.bn2.weight) == 0
+    x = torch.relu(torch.randn(2, 8, 8, 8))
+    block.eval()
+    assert torch.allclose(block(x), x)
+
+
+def test_build_encoder_names():
+    assert isinstance(build_encoder("convnet", 4), ConvNet)
+    with pytest.raises(ValueError):
+        build_encoder("vgg", 4)
