@@ -1,0 +1,262 @@
+"""Genre-conditioned generative models of log-spectrograms: a VAE and a GAN, one interface.
+
+Both share the part that makes sound, :class:`Sampler`: a decoder from a *sequence* of
+latent vectors (one per 8 spectrogram frames) and a genre to standardised
+log-magnitudes. It is convolutional along time with the frequency bins as channels, so
+a model trained on sub-second crops can be asked for any number of seconds: longer
+clips simply draw a longer latent sequence. The genre enters twice: as an embedding
+concatenated to the latents and as a per-channel scale and shift (FiLM) in every
+upsampling block, so it cannot be ignored deep in the network.
+
+- :class:`ConditionalVAE`: a convolutional encoder gives a Gaussian posterior for each
+  latent frame; trained on the negative ELBO with a *calibrated decoder* (sigma-VAE,
+  Rybkin et al. 2021): the decoder variance is set to its maximum-likelihood value
+  (the batch MSE), which weighs reconstruction against KL without a hand-tuned beta.
+- :class:`ConditionalGAN`: the same decoder as generator against a spectrally
+  normalised convolutional discriminator with a projection head for the genre
+  (Miyato & Koyama 2018), trained with the hinge loss.
+
+Spectrograms are standardised per frequency bin with statistics of the training set
+(buffers of the sampler, so a saved sampler alone turns noise into spectrograms).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.parametrizations import spectral_norm
+
+from sslab.audio.spectral import SpectralDomain
+from sslab.errors import UserError
+from sslab.train.checkpoint import load_model, read_model_meta, save_model
+
+UPSAMPLE = 8  # spectrogram frames per latent frame (three x2 upsamplings)
+KINDS = ("vae", "gan")
+
+
+class FiLMUpBlock(nn.Module):
+    """x2 upsampling in time, a convolution, genre FiLM, and a residual dilated convolution."""
+
+    def __init__(self, channels: int, genre_dim: int):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, 5, padding=2)
+        self.norm = nn.GroupNorm(8, channels, affine=False)
+        self.film = nn.Linear(genre_dim, 2 * channels)
+        self.res = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv1d(channels, channels, 3, padding=3, dilation=3))
+
+    def forward(self, x: torch.Tensor, genre: torch.Tensor) -> torch.Tensor:
+        x = self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+        scale, shift = self.film(genre).unsqueeze(-1).chunk(2, dim=1)
+        x = F.leaky_relu(self.norm(x) * (1 + scale) + shift, 0.2)
+        return x + self.res(x)
+
+
+class Sampler(nn.Module):
+    """Latent sequence + genre -> log-magnitude spectrogram (batch, bins, frames)."""
+
+    def __init__(self, bins: int, n_genres: int, z_dim: int = 32, hidden: int = 128, genre_dim: int = 16):
+        super().__init__()
+        self.bins, self.n_genres, self.z_dim = bins, n_genres, z_dim
+        self.genre = nn.Embedding(n_genres, genre_dim)
+        self.inp = nn.Conv1d(z_dim + genre_dim, hidden, 3, padding=1)
+        self.blocks = nn.ModuleList(FiLMUpBlock(hidden, genre_dim) for _ in range(int(math.log2(UPSAMPLE))))
+        self.out = nn.Conv1d(hidden, bins, 5, padding=2)
+        # Per-bin statistics of the training log-magnitudes (set by `fit_standardizer`).
+        self.register_buffer("mean", torch.zeros(bins))
+        self.register_buffer("std", torch.ones(bins))
+
+    def standardize(self, log_mag: torch.Tensor) -> torch.Tensor:
+        return (log_mag - self.mean[:, None]) / self.std[:, None]
+
+    def unstandardize(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.std[:, None] + self.mean[:, None]
+
+    def fit_standardizer(self, log_mag: torch.Tensor) -> None:
+        """Set the per-bin mean and std from training log-magnitudes (batch, bins, frames)."""
+        self.mean.copy_(log_mag.mean(dim=(0, 2)))
+        self.std.copy_(log_mag.std(dim=(0, 2)).clamp_min(1e-3))
+
+    def decode(self, z: torch.Tensor, genres: torch.Tensor) -> torch.Tensor:
+        """Standardised spectrogram (batch, bins, UPSAMPLE * z frames)."""
+        g = self.genre(genres)
+        x = self.inp(torch.cat([z, g[:, :, None].expand(-1, -1, z.shape[-1])], dim=1))
+        for block in self.blocks:
+            x = block(x, g)
+        return self.out(F.leaky_relu(x, 0.2))
+
+    def latent_frames(self, frames: int) -> int:
+        return -(-frames // UPSAMPLE)
+
+    def draw_latents(self, n: int, frames: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        z = torch.randn(n, self.z_dim, self.latent_frames(frames), generator=generator)
+        return z.to(self.mean.device)
+
+    @torch.no_grad()
+    def sample(self, genres: torch.Tensor, frames: int, generator: torch.Generator | None = None,
+               z: torch.Tensor | None = None) -> torch.Tensor:
+        """Log-magnitudes (n, bins, frames) for the genre ids ``genres`` (n,), latents from N(0, I)."""
+        if z is None:
+            z = self.draw_latents(len(genres), frames, generator)
+        return self.unstandardize(self.decode(z, genres.to(self.mean.device))[..., :frames])
+
+    def settings(self) -> dict[str, int]:
+        return {"bins": self.bins, "n_genres": self.n_genres, "z_dim": self.z_dim,
+                "hidden": self.inp.out_channels, "genre_dim": self.genre.embedding_dim}
+
+
+class ConditionalVAE(nn.Module):
+    kind = "vae"
+
+    def __init__(self, bins: int, n_genres: int, z_dim: int = 32, hidden: int = 128, genre_dim: int = 16):
+        super().__init__()
+        self.sampler = Sampler(bins, n_genres, z_dim, hidden, genre_dim)
+        self.enc_genre = nn.Embedding(n_genres, genre_dim)
+        layers: list[nn.Module] = [nn.Conv1d(bins + genre_dim, hidden, 5, padding=2), nn.LeakyReLU(0.2)]
+        for _ in range(int(math.log2(UPSAMPLE))):
+            layers += [nn.Conv1d(hidden, hidden, 4, stride=2, padding=1), nn.GroupNorm(8, hidden), nn.LeakyReLU(0.2)]
+        layers.append(nn.Conv1d(hidden, 2 * z_dim, 3, padding=1))
+        self.encoder = nn.Sequential(*layers)
+
+    def encode(self, x: torch.Tensor, genres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        g = self.enc_genre(genres)[:, :, None].expand(-1, -1, x.shape[-1])
+        mu, logvar = self.encoder(torch.cat([x, g], dim=1)).chunk(2, dim=1)
+        return mu, logvar.clamp(-12, 6)
+
+    def losses(self, x: torch.Tensor, genres: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Negative ELBO per spectrogram element, with the decoder variance at its ML value."""
+        mu, logvar = self.encode(x, genres)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        recon = self.sampler.decode(z, genres)
+        mse = F.mse_loss(recon, x)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=(1, 2)).mean()
+        elements = x[0].numel()
+        # -log N(x; recon, mse) per element = 0.5 * log(2 pi e mse); the KL is shared out over elements.
+        loss = 0.5 * torch.log(2 * math.pi * math.e * mse) + kl / elements
+        return {"loss": loss, "mse": mse.detach(), "kl": (kl / mu[0].numel()).detach()}
+
+
+class ProjectionDiscriminator(nn.Module):
+    """Real/fake score per latent frame plus <genre embedding, features> (projection)."""
+
+    def __init__(self, bins: int, n_genres: int, hidden: int = 128):
+        super().__init__()
+        layers: list[nn.Module] = [spectral_norm(nn.Conv1d(bins, hidden, 5, padding=2)), nn.LeakyReLU(0.2)]
+        for _ in range(int(math.log2(UPSAMPLE))):
+            layers += [spectral_norm(nn.Conv1d(hidden, hidden, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        self.score = spectral_norm(nn.Conv1d(hidden, 1, 3, padding=1))
+        self.genre = spectral_norm(nn.Embedding(n_genres, hidden))
+
+    def forward(self, x: torch.Tensor, genres: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)
+        projection = (self.genre(genres)[:, :, None] * h).sum(dim=1, keepdim=True)
+        return (self.score(h) + projection).mean(dim=(1, 2))
+
+
+class ConditionalGAN(nn.Module):
+    kind = "gan"
+
+    def __init__(self, bins: int, n_genres: int, z_dim: int = 32, hidden: int = 128, genre_dim: int = 16):
+        super().__init__()
+        self.sampler = Sampler(bins, n_genres, z_dim, hidden, genre_dim)
+        self.discriminator = ProjectionDiscriminator(bins, n_genres, hidden)
+
+    def fake(self, genres: torch.Tensor, frames: int) -> torch.Tensor:
+        z = torch.randn(len(genres), self.sampler.z_dim, self.sampler.latent_frames(frames), device=genres.device)
+        return self.sampler.decode(z, genres)[..., :frames]
+
+    def d_loss(self, x: torch.Tensor, genres: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            fake = self.fake(genres, x.shape[-1])
+        return F.relu(1 - self.discriminator(x, genres)).mean() + F.relu(1 + self.discriminator(fake, genres)).mean()
+
+    def g_loss(self, genres: torch.Tensor, frames: int) -> torch.Tensor:
+        return -self.discriminator(self.fake(genres, frames), genres).mean()
+
+
+def build_model(kind: str, bins: int, n_genres: int, z_dim: int = 32, hidden: int = 128,
+                genre_dim: int = 16) -> ConditionalVAE | ConditionalGAN:
+    if kind == "vae":
+        return ConditionalVAE(bins, n_genres, z_dim, hidden, genre_dim)
+    if kind == "gan":
+        return ConditionalGAN(bins, n_genres, z_dim, hidden, genre_dim)
+    raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
+
+
+def build_optimizers(model: nn.Module, lr: float) -> dict[str, torch.optim.Optimizer]:
+    """Adam for the VAE; for the GAN one Adam per player with the usual GAN betas."""
+    if isinstance(model, ConditionalGAN):
+        return {"opt_g": torch.optim.Adam(model.sampler.parameters(), lr=lr, betas=(0.5, 0.9)),
+                "opt_d": torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(0.5, 0.9))}
+    return {"opt": torch.optim.Adam(model.parameters(), lr=lr)}
+
+
+def train_step(model: nn.Module, optimizers: dict[str, torch.optim.Optimizer], x: torch.Tensor,
+               genres: torch.Tensor) -> dict[str, torch.Tensor]:
+    """One update on standardised spectrograms ``x`` (batch, bins, frames); detached losses back."""
+    model.train()
+    if isinstance(model, ConditionalGAN):
+        opt_g, opt_d = optimizers["opt_g"], optimizers["opt_d"]
+        d_loss = model.d_loss(x, genres)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        g_loss = model.g_loss(genres, x.shape[-1])
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+    opt = optimizers["opt"]
+    out = model.losses(x, genres)
+    opt.zero_grad(set_to_none=True)
+    out["loss"].backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    opt.step()
+    return {k: v.detach() for k, v in out.items()}
+
+
+# ---- from noise to sound, and the sampler on disk -----------------------------------------
+@torch.no_grad()
+def generate_audio(sampler: Sampler, domain: SpectralDomain, genres: torch.Tensor, seconds: float,
+                   griffin_lim_iters: int = 32, generator: torch.Generator | None = None,
+                   batch: int = 32) -> torch.Tensor:
+    """Waveforms (n, seconds * rate) for genre ids ``genres``; reproducible under ``generator``.
+
+    Latents and Griffin-Lim's initial phases are both drawn from ``generator``, in
+    batches of ``batch`` clips so long requests do not hold every spectrogram at once.
+    """
+    sampler.eval()
+    frames = domain.frames(seconds)
+    out = []
+    for chunk in genres.split(batch):
+        log_mag = sampler.sample(chunk, frames, generator)
+        out.append(domain.decode(log_mag, iters=griffin_lim_iters, seconds=seconds, generator=generator).cpu())
+    return torch.cat(out)
+
+
+def save_sampler(path, sampler: Sampler, domain: SpectralDomain, genres: list[str] | tuple[str, ...],
+                 extra: dict[str, Any] | None = None) -> None:
+    """Weights (safetensors) and everything needed to rebuild the sampler and make sound."""
+    meta = {"kind": "sslab-generate-sampler", "genres": list(genres), "sampler": sampler.settings(),
+            "domain": {"kind": domain.kind, "sample_rate": domain.sample_rate, "n_fft": domain.n_fft,
+                       "hop": domain.hop, "n_mels": domain.n_mels}, **(extra or {})}
+    save_model(path, sampler, meta)
+
+
+def load_sampler(path) -> tuple[Sampler, SpectralDomain, list[str], dict[str, Any]]:
+    meta = read_model_meta(path)
+    if meta.get("kind") != "sslab-generate-sampler":
+        raise UserError(f"{path} is not a sampler written by `sslab run generate`; pass its run directory "
+                        "or checkpoints/seed<N>-sampler.safetensors")
+    try:
+        sampler = Sampler(**{k: int(v) for k, v in meta["sampler"].items()})
+        domain = SpectralDomain(**meta["domain"])
+        genres = [str(g) for g in meta["genres"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path}: its settings are malformed ({exc}); re-run `sslab run generate` to write it again") from None
+    load_model(path, sampler)
+    return sampler, domain, genres, meta
