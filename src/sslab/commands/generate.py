@@ -1,0 +1,72 @@
+"""``sslab sample``: WAV files of a requested genre from a trained `generate` run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sslab.errors import UserError
+
+
+def sampler_file(checkpoint: Path) -> Path:
+    """The sampler of a run directory (its first seed), or the file itself."""
+    checkpoint = Path(checkpoint)
+    if checkpoint.is_file():
+        return checkpoint
+    if not checkpoint.is_dir():
+        raise UserError(f"--checkpoint {checkpoint}: no such run directory or file; pass the folder "
+                        "`sslab run generate` printed")
+    from sslab.train.rundir import Run
+
+    run = Run.open(checkpoint)
+    conf = run.config()
+    if conf.get("recipe") != "generate":
+        raise UserError(f"{checkpoint} is a `{conf.get('recipe')}` run; pass a run of `sslab run generate`")
+    path = run.checkpoint_path(f"seed{conf['seeds'][0]}/sampler")
+    if not path.is_file():
+        raise UserError(f"{checkpoint} holds no trained sampler yet ({path.name}); finish the run with "
+                        f"`sslab run --resume {checkpoint}`")
+    return path
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from sslab.audio.generative import generate_audio, load_sampler
+    from sslab.audio.io import write_wav
+    from sslab.train.progress import say
+
+    if args.n < 1:
+        raise UserError(f"--n {args.n}: ask for at least one clip")
+    if not 0 < args.seconds <= 600:
+        raise UserError(f"--seconds {args.seconds}: choose a length between 0 and 600 seconds")
+    path = sampler_file(args.checkpoint)
+    sampler, domain, genres, meta = load_sampler(path)
+    if args.genre not in genres:
+        raise UserError(f"--genre {args.genre}: this model knows {', '.join(genres)}; pick one of them")
+    iters = args.griffin_lim_iters or int(meta.get("griffin_lim_iters", 32))
+    gen = torch.Generator().manual_seed(args.seed)
+    wave = generate_audio(sampler, domain, torch.full((args.n,), genres.index(args.genre)), args.seconds, iters, gen)
+    # The model makes the training data's levels; only turn a set down if it would clip.
+    wave = wave / max(1.0, float(wave.abs().max()) / 0.99)
+    out = Path(args.out)
+    for i, clip in enumerate(wave):
+        write_wav(out / f"{args.genre}_{args.seed}_{i:03d}.wav", clip.numpy(), domain.sample_rate)
+    say(f"wrote {args.n} clip(s) of {args.seconds:g} s of {args.genre} to {out} (model {path})")
+    return 0
+
+
+def register(commands, data_commands) -> None:
+    p = commands.add_parser("sample", help="write WAV clips of a genre from a trained `generate` run",
+                            description="Generate clips of a requested genre with the model a `sslab run generate` "
+                                        "run trained (its first seed), turning spectrograms into sound by Griffin-Lim.")
+    p.add_argument("--checkpoint", type=Path, required=True, metavar="RUN_DIR",
+                   help="a `generate` run directory, or its checkpoints/seed<N>-sampler.safetensors")
+    p.add_argument("--genre", required=True, help="genre to generate, e.g. classical (an unknown one lists the known)")
+    p.add_argument("--n", type=int, default=5, help="how many clips (default 5)")
+    p.add_argument("--seconds", type=float, default=5.0, help="length of each clip in seconds (default 5)")
+    p.add_argument("--out", type=Path, default=Path("samples"), help="folder for the WAV files (default samples/)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same clips (default 0)")
+    p.add_argument("--griffin-lim-iters", type=int, default=0, metavar="N",
+                   help="phase reconstruction iterations (default: what the run used)")
+    p.set_defaults(func=cmd_sample)
