@@ -1,0 +1,127 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from sslab.audio.io import read_audio, write_wav
+from sslab.audio.models import RecurrentMasker, architecture
+from sslab.audio.stream import denoise_signal
+from sslab.cli import main
+from sslab.commands.denoise import pair_files, score
+from sslab.errors import UserError
+from sslab.train.checkpoint import save_model
+
+
+def _names(paths):
+    return sorted(p.name for p in paths)
+
+
+def test_pairing_by_identical_name_or_trailing_number(tmp_path):
+    refs = [tmp_path / n for n in ("tes0007.wav", "tes0010.wav", "tes0011.wav", "clip.wav")]
+    ests = [tmp_path / n for n in ("tex0007.wav", "tex10.wav", "clip.wav", "tex0099.wav")]
+    pairs, missing, extra = pair_files(refs, ests)
+    assert {(r.name, e.name) for r, e in pairs} == {("tes0007.wav", "tex0007.wav"), ("tes0010.wav", "tex10.wav"),
+                                                    ("clip.wav", "clip.wav")}
+    assert _names(missing) == ["tes0011.wav"] and _names(extra) == ["tex0099.wav"]
+    with pytest.raises(UserError, match="end in the same number"):
+        pair_files([tmp_path / "tes0001.wav", tmp_path / "ten0001.wav"], [tmp_path / "tex0001.wav"])
+
+
+def _score_dirs(tmp_path):
+    rng = np.random.default_rng(0)
+    ref, est = tmp_path / "ref", tmp_path / "est"
+    for i in range(3):
+        s = (0.1 * rng.standard_normal(8000)).astype(np.float32)
+        write_wav(ref / f"tes{i:04d}.wav", s, 16000)
+        if i < 2:
+            write_wav(est / f"tex{i:04d}.wav", s + 0.01 * rng.standard_normal(8000).astype(np.float32), 16000)
+    write_wav(est / "tex0005.wav", np.zeros(8000, np.float32), 16000)
+    return ref, est
+
+
+def test_score_lists_missing_and_extra_and_exits_nonzero(tmp_path, capsys):
+    ref, est = _score_dirs(tmp_path)
+    result = score(ref, est)
+    assert result["scored"] == 2 and result["missing"] == ["tes0002.wav"] and result["extra"] == ["tex0005.wav"]
+    assert all(abs(r["snr_db"] - 20) < 0.5 for r in result["files"])  # noise 1/10 of the amplitude
+    assert main(["score", "--reference", str(ref), "--estimate", str(est), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["missing"] == ["tes0002.wav"] and abs(out["mean"]["snr_db"] - 20) < 0.5
+    (ref / "tes0002.wav").unlink()
+    (est / "tex0005.wav").unlink()
+    assert main(["score", "--reference", str(ref), "--estimate", str(est)]) == 0
+    assert "mean over 2 files" in capsys.readouterr().out
+
+
+def test_score_bad_folder_is_one_line_exit_2(tmp_path, capsys):
+    assert main(["score", "--reference", str(tmp_path / "nope"), "--estimate", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sslab: error: --reference") and err.count("\n") == 1
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    torch.manual_seed(0)
+    model = RecurrentMasker(513, "gru", hidden=16)
+    path = tmp_path / "model.safetensors"
+    save_model(path, model, {"recipe": "denoise", "arm": "rnn", "architecture": architecture(model),
+                             "sample_rate": 16000, "n_fft": 1024, "hop": 512})
+    return path, model
+
+
+def test_denoise_folder_skips_bad_files_resamples_and_downmixes(tmp_path, model_file, capsys):
+    path, model = model_file
+    rng = np.random.default_rng(1)
+    src = tmp_path / "in"
+    clean = (0.1 * rng.standard_normal(9000)).astype(np.float32)
+    write_wav(src / "a.wav", clean, 16000)
+    sf.write(str(src / "b.wav"), np.stack([clean[:8000], -clean[:8000]], 1) * 0.5, 8000)
+    (src / "c.wav").write_text("this is not audio")
+    code = main(["denoise", "--checkpoint", str(path), "--input", str(src), "--output", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "skipped" in captured.err and "c.wav" in captured.err
+    assert "resampled 8000 -> 16000 Hz" in captured.out and "2 channels downmixed" in captured.out
+    a, sr, _ = read_audio(tmp_path / "out" / "a.wav")
+    b, sr_b, _ = read_audio(tmp_path / "out" / "b.wav")
+    assert sr == 16000 and sr_b == 8000 and len(b) == 8000
+    expected, _, _ = read_audio(src / "a.wav")
+    np.testing.assert_allclose(a, denoise_signal(model, expected), atol=1e-4)  # 16-bit output
+    with pytest.raises(SystemExit):
+        main(["denoise", "--checkpoint", str(path)])
+
+
+def test_streaming_cli_equals_whole_file(tmp_path, model_file, capsys):
+    path, _ = model_file
+    rng = np.random.default_rng(2)
+    write_wav(tmp_path / "in" / "x.wav", (0.1 * rng.standard_normal(20000)).astype(np.float32), 16000)
+    for flag, out in (([], "whole"), (["--stream", "--chunk-ms", "10"], "stream")):
+        assert main(["denoise", "--checkpoint", str(path), "--input", str(tmp_path / "in" / "x.wav"),
+                     "--output", str(tmp_path / out), *flag]) == 0
+    assert "latency" in capsys.readouterr().out
+    whole, _, _ = read_audio(tmp_path / "whole" / "x.wav")
+    stream, _, _ = read_audio(tmp_path / "stream" / "x.wav")
+    np.testing.assert_allclose(stream, whole, atol=1 / 32768 + 1e-6)
+
+
+def test_denoise_refuses_a_run_without_a_model_and_its_own_input_folder(tmp_path, model_file, capsys):
+    path, _ = model_file
+    write_wav(tmp_path / "in" / "x.wav", np.zeros(2000, np.float32), 16000)
+    assert main(["denoise", "--checkpoint", str(tmp_path), "--input", str(tmp_path / "in"), "--output", "o"]) == 2
+    assert "no rnn model" in capsys.readouterr().err
+    assert main(["denoise", "--checkpoint", str(path), "--input", str(tmp_path / "in"),
+                 "--output", str(tmp_path / "in")]) == 2
+    assert "is the input folder" in capsys.readouterr().err
+
+
+def test_make_denoise_command_reports_bad_options(tmp_path, capsys):
+    (tmp_path / "speech").mkdir()
+    assert main(["data", "make-denoise", "--speech", str(tmp_path / "speech"), "--noise", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "no audio files" in capsys.readouterr().err
+    assert main(["data", "make-denoise", "--speech", str(tmp_path), "--noise", str(tmp_path), "--out",
+                 str(tmp_path / "o"), "--snr-db", "5", "-5"]) == 2
+    assert "LOW must not exceed HIGH" in capsys.readouterr().err

@@ -1,0 +1,134 @@
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sslab.audio.models import RecurrentMasker
+from sslab.data.denoise import Ragged, Split, load_layout, make_denoise
+from sslab.recipes import denoise as recipe
+from sslab.runner import run_recipe
+
+SHARED_NOISE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "noise"
+VOLATILE = {"time", "frames_per_s"}
+
+
+@pytest.fixture(autouse=True)
+def single_thread(monkeypatch):
+    """One intra-op thread here and in the subprocesses: on a few shared cores, threads that
+    wait for each other make tiny RNN steps many times slower, and every run of a test must
+    use the same thread count to give bit-identical numbers."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_padding_is_masked_out_of_the_loss():
+    rng = np.random.default_rng(0)
+    lengths = [3000, 5200, 4100]
+    parts = {k: [rng.standard_normal(n).astype(np.float32) * 0.1 for n in lengths] for k in "xsn"}
+    split = Split(["0", "1", "2"], *(Ragged.from_list(parts[k]) for k in "xsn"))
+    torch.manual_seed(0)
+    model = RecurrentMasker(513, "gru", hidden=16).eval()
+    index = torch.tensor([0, 1, 2])
+    mag, target, valid = recipe.spectra(split, index)
+    loss = recipe.masked_bce(model(mag), target, valid)
+    # Change everything outside the valid frames: padding frames of the features and the targets.
+    garbage_mag = torch.where(valid.unsqueeze(-1), mag, torch.full_like(mag, 1e3))
+    garbage_target = torch.where(valid.unsqueeze(-1), target, 1 - target)
+    assert torch.equal(recipe.masked_bce(model(garbage_mag), garbage_target, valid), loss)
+    # ... and the loss of each sequence alone, weighted by its frames, is the batch loss.
+    alone = [recipe.masked_bce(model(m[v].unsqueeze(0)), t[v].unsqueeze(0), torch.ones(1, int(v.sum())))
+             for m, t, v in zip(mag, target, valid)]
+    weights = valid.sum(1).float()
+    assert torch.allclose(loss, (torch.stack(alone) * weights).sum() / weights.sum(), atol=1e-6)
+    # Truncated segments cover the same valid frames.
+    seg_mag, seg_target, seg_valid = recipe.segments(mag, target, valid, 4)
+    assert seg_valid.sum() == valid.sum() and seg_mag.shape[1] == 4
+
+
+def _metrics(run_dir: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
+
+
+def test_smoke_run_end_to_end(tmp_path):
+    run = run_recipe("denoise", preset="smoke", out=tmp_path)
+    summary = run.summary()
+    assert summary["headline"]["oracle_val_snr"]["mean"] > summary["headline"]["input_val_snr"]["mean"] + 5
+    assert {c["claim"] for c in summary["claims"]}
+    names = sorted(p.name for p in (run.root / "test_denoised").glob("tex*.wav"))
+    assert names and names == sorted(zipfile.ZipFile(run.root / "test_denoised.zip").namelist())
+    html = (run.root / "report.html").read_text()
+    assert html.count("<audio") >= 4 and "val_snr" not in html.split("<main>")[0]
+    for fig in ("val_snr.png", "loss.png", "example0.png"):
+        assert (run.root / "figures" / fig).is_file()
+    # `sslab denoise` rebuilds the model from the run directory alone.
+    from sslab.cli import main
+
+    assert main(["denoise", "--checkpoint", str(run.root), "--input", str(run.root / "test_denoised"),
+                 "--output", str(tmp_path / "again")]) == 0
+    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == names
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_numbers(tmp_path):
+    overrides = ["epochs=6"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "sslab", "run", "denoise", *overrides, "--preset", "smoke", "--out",
+           str(tmp_path / "killed")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    run_dir = None
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = list((tmp_path / "killed").glob("denoise-*/metrics.jsonl"))
+            if found and sum('"phase": "rnn"' in line for line in found[0].read_text().splitlines()) >= 3:
+                run_dir = found[0].parent
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert run_dir is not None, "the run finished or never started before it could be killed"
+    assert not (run_dir / "summary.json").exists()
+    done = subprocess.run([sys.executable, "-m", "sslab", "run", "--resume", str(run_dir)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    straight = run_recipe("denoise", preset="smoke", overrides={"epochs": "6"}, out=tmp_path / "straight")
+    assert _metrics(run_dir) == _metrics(straight.root)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.skipif(not SHARED_NOISE.is_dir(), reason="../shared/data/noise is absent (only on the project machine)")
+def test_training_on_real_noise_raises_snr_above_the_input(tmp_path):
+    from sslab.audio.io import write_wav
+    from sslab.data import synthetic_speech as synth
+
+    if synth.espeak_available():
+        speech = synth.write_espeak_corpus(tmp_path / "speech", speakers=6, sentences_per_speaker=3)
+    else:  # made-up speech still tests the pipeline on the real noise recordings
+        rng = np.random.default_rng(0)
+        for k in range(6):
+            person = synth.random_speaker(rng)
+            for j in range(3):
+                write_wav(tmp_path / "speech" / f"s{k}" / f"{j}.wav", synth.speech_like(rng, person, 2.5), 16000)
+        speech = tmp_path / "speech"
+    make_denoise(speech, SHARED_NOISE, tmp_path / "set", noises_per_utterance=4, val_fraction=0.2,
+                 test_fraction=0.2, seed=1)
+    run = run_recipe("denoise", preset="smoke", data=tmp_path / "set", out=tmp_path / "runs",
+                     overrides={"epochs": "4", "hidden": "64", "fc_hidden": "64"})
+    h = run.summary()["headline"]
+    assert h["rnn_val_snr"]["mean"] > h["input_val_snr"]["mean"] + 1.0, h
+    assert len(list((run.root / "test_denoised").glob("tex*.wav"))) == len(load_layout(tmp_path / "set").test.noisy)
