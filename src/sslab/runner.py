@@ -16,7 +16,7 @@ from sslab.config import build_config, config_dict, config_from_dict
 from sslab.errors import UserError
 from sslab.report.document import Claims, Section, Text
 from sslab.report.html import write_page
-from sslab.train import atomic
+from sslab.train import atomic, distributed
 from sslab.train.progress import say
 from sslab.train.rundir import Run, git_commit
 from sslab.train.seeding import configure_threads, resolve_device
@@ -54,8 +54,13 @@ def _check_data_dir(data: Path | None) -> Path | None:
 def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str] | None = None,
                data: Path | None = None, out: Path = Path("runs"), seeds: int | None = None,
                device: str = "auto", resume: Path | None = None, run_root: Path | None = None) -> Run:
-    """Run one recipe end to end and return its finished run directory."""
+    """Run one recipe end to end and return its finished run directory.
+
+    Under ``torchrun`` every process runs this; only rank 0 creates and writes the run
+    directory, the others follow it read-only (see sslab.train.distributed).
+    """
     configure_threads()
+    distributed.init_from_env()
     if resume is not None:
         run = Run.open(resume)
         saved = run.config()
@@ -76,7 +81,9 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         run = None
     # Load (and so check) the data before a run directory exists, so bad input leaves nothing behind.
     loaded = recipe.load_data(cfg, data, dev)
-    if run is None:
+    if not distributed.is_main():
+        pass  # under torchrun only rank 0 creates (or prepares to resume) the run directory
+    elif run is None:
         run = Run(run_root) if run_root is not None else Run.create(out, recipe.name)
         run.root.mkdir(parents=True, exist_ok=True)
         run.figures.mkdir(exist_ok=True)
@@ -85,11 +92,14 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         say(f"{recipe.name}: writing {run.root}")
     else:
         run.prepare_resume()
+    run = distributed.share_run(run)
     started = time.monotonic()
     for seed in range(cfg.seed, cfg.seed + cfg.seeds):
         say(f"{recipe.name}: seed {seed} ({seed - cfg.seed + 1} of {cfg.seeds})")
         recipe.run_seed(registry.Context(run=run, cfg=cfg, seed=seed, device=dev, data=loaded))
-    finish(run, recipe, elapsed_s=time.monotonic() - started)
+    if distributed.is_main():
+        finish(run, recipe, elapsed_s=time.monotonic() - started)
+    distributed.barrier()
     return run
 
 
