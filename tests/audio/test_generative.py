@@ -13,6 +13,15 @@ from sslab.errors import UserError
 BINS, GENRES = 33, 3
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a busy 2-core machine, threads waiting for each other made these tests 10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def small(kind: str, seed: int = 0):
     torch.manual_seed(seed)
     return build_model(kind, BINS, GENRES, z_dim=4, hidden=16, genre_dim=4)

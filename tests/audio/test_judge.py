@@ -13,6 +13,15 @@ from sslab.audio.judge import GenreJudge, frechet_distance, high_frequency_ratio
 SR = 8000
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a busy 2-core machine, threads waiting for each other made these tests 10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_frechet_distance_of_identical_sets_is_zero_and_of_shifted_sets_the_squared_shift():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((200, 6))

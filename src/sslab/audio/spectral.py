@@ -147,8 +147,8 @@ class SpectralDomain:
         # Non-negative least squares fb @ x = mel by multiplicative updates (Lee & Seung),
         # started from the transposed filterbank: always non-negative, no matrix inverse.
         fb = self.filterbank(log_features.device)
-        x = torch.einsum("mf,bmt->bft", fb, mag)
         target = torch.einsum("mf,bmt->bft", fb, mag)
+        x = target.clone()
         gram = fb.T @ fb
         for _ in range(nnls_iters):
             x = x * target / (torch.einsum("fg,bgt->bft", gram, x) + 1e-10)

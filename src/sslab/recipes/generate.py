@@ -12,6 +12,7 @@ and generated clips (FAD-style), and how noise-like the generated classical clip
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,8 +57,8 @@ class Config(RecipeConfig):
     lr: float = param(0.0, "Adam learning rate (0: 1e-3 for the VAE, 2e-4 for the GAN)", min=0.0, max=1.0)
     epochs: int = param(10, "generator epochs", min=1, max=100_000)
     steps_per_epoch: int = param(30, "training steps per epoch", min=1, max=1_000_000)
-    eval_every: int = param(5, "judge the generated audio every this many epochs (and at the end)", min=1)
-    eval_clips: int = param(6, "generated clips per genre at each evaluation", min=2, max=10_000)
+    eval_every: int = param(2, "judge the generated audio every this many epochs (and at the end)", min=1)
+    eval_clips: int = param(4, "generated clips per genre at each evaluation", min=2, max=10_000)
     final_clips: int = param(12, "generated clips per genre at the final evaluation", min=2, max=10_000)
     eval_seconds: float = param(2.0, "length of judged clips, real and generated", min=0.25, max=30.0)
     judge_epochs: int = param(4, "epochs of the genre classifier", min=1, max=100_000)
@@ -360,11 +361,11 @@ def write_examples(run: Run, cfg: Config, model, domain: SpectralDomain, data: G
 
 
 def draw_spectrograms(stem: Path, names, real: torch.Tensor, generated: torch.Tensor, domain: SpectralDomain) -> None:
-    import matplotlib.pyplot as plt
+    def db(wave: torch.Tensor) -> np.ndarray:
+        return 20 / np.log(10) * domain.encode(wave[None]).squeeze(0).numpy()
 
-    db = lambda w: 20 / np.log(10) * domain.encode(w[None]).squeeze(0).numpy()  # noqa: E731
     rows = len(names)
-    fig, axes = plt.subplots(rows, 2, figsize=(8, 1.5 * rows + 0.6), dpi=110, squeeze=False)
+    fig, axes = figures.plt.subplots(rows, 2, figsize=(8, 1.5 * rows + 0.6), dpi=110, squeeze=False)
     top = max(float(db(real[g]).max()) for g in range(rows))
     for g, name in enumerate(names):
         for col, (label, w) in enumerate((("real", real[g]), ("generated", generated[g]))):
@@ -526,10 +527,7 @@ def report(run: Run) -> Section:
                      cell([c["real_flatness"][name] for c in checks], 3),
                      cell([f["hf_ratio"][name] * 100 for f in finals], 1),
                      cell([c["real_hf_ratio"][name] * 100 for c in checks], 1)])
-    index_file = run.root / "audio" / "index.json"
-    import json
-
-    listing = json.loads(index_file.read_text())
+    listing = json.loads((run.root / "audio" / "index.json").read_text())
     n_gen = max(len(v["generated"]) for v in listing.values())
     grid_rows = [(name, [run.root / "audio" / listing[name]["real"]]
                   + [run.root / "audio" / p for p in listing[name]["generated"]]) for name in names]

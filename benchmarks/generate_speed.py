@@ -1,0 +1,93 @@
+"""Speed of the `generate` recipe: training steps/s, and seconds of audio made per second.
+
+Measures, at the sizes of a preset (quick by default, or paper):
+- training steps per second of the conditional VAE and GAN (one step = one batch of
+  spectrogram crops, STFT included), and their ratio;
+- seconds of audio generated per wall-clock second, by the sampler alone and with the
+  Griffin-Lim phase reconstruction that turns its spectrograms into sound; the ratio
+  to 1.0 is the real-time factor.
+
+    python benchmarks/generate_speed.py [--preset quick|paper] [--device cpu|cuda] [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from sslab.audio.generative import build_model, build_optimizers, generate_audio, train_step
+from sslab.audio.spectral import SpectralDomain, samples_for
+from sslab.config import build_config
+from sslab.recipes import generate as recipe
+from sslab.train.seeding import resolve_device
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def steps_per_second(kind: str, cfg, domain: SpectralDomain, device: torch.device, steps: int) -> float:
+    torch.manual_seed(0)
+    model = build_model(kind, domain.bins, 10, cfg.z_dim, cfg.hidden).to(device)
+    opts = build_optimizers(model, 1e-4)
+    crop = samples_for(cfg.crop_frames, cfg.hop)
+    wave = 0.1 * torch.randn(cfg.batch_size, crop, device=device)
+    genres = torch.arange(cfg.batch_size, device=device) % 10
+
+    def step():
+        train_step(model, opts, model.sampler.standardize(domain.encode(wave)), genres)
+
+    for _ in range(2):  # warm-up: allocator, kernels
+        step()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    return steps / (time.perf_counter() - start)
+
+
+def audio_seconds_per_second(cfg, domain: SpectralDomain, device: torch.device, clips: int, seconds: float,
+                             iters: int) -> float:
+    torch.manual_seed(0)
+    sampler = build_model("vae", domain.bins, 10, cfg.z_dim, cfg.hidden).sampler.to(device)
+    genres = torch.arange(clips) % 10
+    generate_audio(sampler, domain, genres[:2], seconds, iters, torch.Generator().manual_seed(0))  # warm-up
+    sync(device)
+    start = time.perf_counter()
+    generate_audio(sampler, domain, genres, seconds, iters, torch.Generator().manual_seed(0))
+    sync(device)
+    return clips * seconds / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="quick", choices=("quick", "paper"))
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--steps", type=int, default=10, help="timed training steps per model")
+    parser.add_argument("--clips", type=int, default=16, help="clips generated in the timed run")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    cfg = build_config(recipe.Config, recipe.PRESETS, args.preset, {}, "generate")
+    domain = SpectralDomain(cfg.domain, cfg.sample_rate, cfg.n_fft, cfg.hop, cfg.n_mels)
+    threads = torch.get_num_threads()
+    print(f"generate speed, {args.preset} sizes ({cfg.sample_rate} Hz, n_fft {cfg.n_fft}, hop {cfg.hop}, hidden "
+          f"{cfg.hidden}, batch {cfg.batch_size} x {cfg.crop_frames} frames) on {device}"
+          f"{f' ({threads} threads)' if device.type == 'cpu' else ''}")
+    vae = steps_per_second("vae", cfg, domain, device, args.steps)
+    gan = steps_per_second("gan", cfg, domain, device, args.steps)
+    print(f"  training: VAE {vae:.2f} steps/s, GAN {gan:.2f} steps/s (GAN/VAE {gan / vae:.2f}x: "
+          "the GAN also runs its discriminator twice per step)")
+    seconds = cfg.eval_seconds
+    alone = audio_seconds_per_second(cfg, domain, device, args.clips, seconds, iters=0)
+    full = audio_seconds_per_second(cfg, domain, device, args.clips, seconds, iters=cfg.griffin_lim_iters)
+    print(f"  generation: {alone:.1f} s of audio/s from the sampler (one inverse STFT), {full:.1f} s of audio/s "
+          f"with {cfg.griffin_lim_iters} Griffin-Lim iterations; {full:.1f}x real time "
+          f"(Griffin-Lim takes {100 * (1 - full / alone):.0f}% of the time)")
+
+
+if __name__ == "__main__":
+    main()
