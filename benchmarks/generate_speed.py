@@ -5,7 +5,9 @@ Measures, at the sizes of a preset (quick by default, or paper):
   spectrogram crops, STFT included), and their ratio;
 - seconds of audio generated per wall-clock second, by the sampler alone and with the
   Griffin-Lim phase reconstruction that turns its spectrograms into sound; the ratio
-  to 1.0 is the real-time factor.
+  to 1.0 is the real-time factor;
+- what the phase reconstruction costs in sound, per domain: the spectral convergence of
+  made-up clips after encode -> Griffin-Lim (0 is perfect), STFT vs mel.
 
     python benchmarks/generate_speed.py [--preset quick|paper] [--device cpu|cuda] [--steps N]
 """
@@ -18,7 +20,7 @@ import time
 import torch
 
 from sslab.audio.generative import build_model, build_optimizers, generate_audio, train_step
-from sslab.audio.spectral import SpectralDomain, samples_for
+from sslab.audio.spectral import SpectralDomain, samples_for, spectral_convergence, stft
 from sslab.config import build_config
 from sslab.recipes import generate as recipe
 from sslab.train.seeding import resolve_device
@@ -87,6 +89,19 @@ def main() -> None:
     print(f"  generation: {alone:.1f} s of audio/s from the sampler (one inverse STFT), {full:.1f} s of audio/s "
           f"with {cfg.griffin_lim_iters} Griffin-Lim iterations; {full:.1f}x real time "
           f"(Griffin-Lim takes {100 * (1 - full / alone):.0f}% of the time)")
+    errors = {kind: round_trip_error(cfg, kind, args.clips) for kind in ("stft", "mel")}
+    print(f"  round trip of made-up clips through {cfg.griffin_lim_iters} Griffin-Lim iterations, spectral convergence "
+          f"(0 = perfect): STFT {errors['stft']:.3f}, mel {errors['mel']:.3f} (mel/STFT {errors['mel'] / errors['stft']:.2f}x)")
+
+
+def round_trip_error(cfg, kind: str, clips: int) -> float:
+    from sslab.data.synthetic_music import GENRES, make_dataset
+
+    waves, _ = make_dataset(GENRES, max(1, clips // len(GENRES)), cfg.eval_seconds, cfg.sample_rate)
+    wave = torch.from_numpy(waves)
+    domain = SpectralDomain(kind, cfg.sample_rate, cfg.n_fft, cfg.hop, cfg.n_mels)
+    back = domain.decode(domain.encode(wave), cfg.griffin_lim_iters, cfg.eval_seconds, torch.Generator().manual_seed(0))
+    return float(spectral_convergence(stft(wave, cfg.n_fft, cfg.hop).abs(), back, cfg.n_fft, cfg.hop).mean())
 
 
 if __name__ == "__main__":
