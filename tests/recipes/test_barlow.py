@@ -231,3 +231,15 @@ def test_cli_reports_bad_input_in_one_line(tmp_path):
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "Traceback" not in out and "neither STL-10" in out
     assert not (tmp_path / "runs").exists()
+
+
+def test_torchrun_two_processes_write_one_run_directory(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "sslab", "run", "barlow", "--preset", "smoke", "--out", str(tmp_path)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    root = run_dir(tmp_path)  # exactly one: rank 1 wrote nothing of its own
+    results = [r for r in comparable(root) if r.get("phase") == "result"]
+    assert len(results) == len(barlow.METHODS) * 2  # each result once, not once per process
+    assert (root / "summary.json").is_file() and (root / "report.html").is_file()
