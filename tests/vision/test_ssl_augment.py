@@ -122,3 +122,18 @@ def test_to_input_scales_and_resizes():
     assert torch.equal(A.to_input(x), torch.tensor([-1.0, 1.0]).view(1, 1, 1, 2).expand(1, 3, 2, 2))
     assert A.to_input(images(2, 16), 8).shape == (2, 3, 8, 8)
     assert math.isclose(float(A.to_input(torch.full((1, 3, 8, 8), 255, dtype=torch.uint8), 4).mean()), 1.0, rel_tol=1e-6)
+
+
+def test_hsv_matches_the_standard_library():
+    import colorsys
+
+    x = torch.rand(1, 3, 5, 7, generator=torch.Generator().manual_seed(5))
+    x[0, :, 0, 0] = torch.tensor([0.3, 0.3, 0.3])  # grey: hue and saturation 0
+    x[0, :, 0, 1] = torch.tensor([0.8, 0.8, 0.2])  # a tie between red and green
+    hsv = A.rgb_to_hsv(x)
+    for i in range(5):
+        for j in range(7):
+            want = colorsys.rgb_to_hsv(*x[0, :, i, j].tolist())
+            assert hsv[0, :, i, j].tolist() == pytest.approx(list(want), abs=1e-5)
+            back = colorsys.hsv_to_rgb(*hsv[0, :, i, j].tolist())
+            assert A.hsv_to_rgb(hsv)[0, :, i, j].tolist() == pytest.approx(list(back), abs=1e-5)

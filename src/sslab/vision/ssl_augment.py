@@ -60,37 +60,25 @@ def grayscale(x: torch.Tensor) -> torch.Tensor:
 
 
 def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
-    """Batched RGB -> HSV, all channels in [0, 1] (torchvision's formulas)."""
+    """Batched RGB -> HSV, all channels in [0, 1]; ties of the largest channel go to red, then green
+    (as in torchvision, whose longer formulation this matches)."""
+    maxc, which = x.max(1)
+    delta = maxc - x.min(1).values
     r, g, b = x.unbind(1)
-    maxc, _ = x.max(1)
-    minc, _ = x.min(1)
-    eqc = maxc == minc
-    cr = maxc - minc
-    ones = torch.ones_like(maxc)
-    s = cr / torch.where(eqc, ones, maxc)
-    cr_divisor = torch.where(eqc, ones, cr)
-    rc, gc, bc = (maxc - r) / cr_divisor, (maxc - g) / cr_divisor, (maxc - b) / cr_divisor
-    hr = (maxc == r) * (bc - gc)
-    hg = ((maxc == g) & (maxc != r)) * (2.0 + rc - bc)
-    hb = ((maxc != g) & (maxc != r)) * (4.0 + gc - rc)
-    h = torch.remainder((hr + hg + hb) / 6.0 + 1.0, 1.0)
+    safe = delta.clamp_min(1e-12)
+    h = torch.where(which == 0, (g - b) / safe, torch.where(which == 1, 2.0 + (b - r) / safe, 4.0 + (r - g) / safe))
+    h = torch.where(delta > 0, torch.remainder(h / 6.0, 1.0), torch.zeros_like(h))
+    s = torch.where(maxc > 0, delta / maxc.clamp_min(1e-12), torch.zeros_like(maxc))
     return torch.stack((h, s, maxc), 1)
 
 
 def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    h, s, v = x.unbind(1)
-    i = torch.floor(h * 6.0)
-    f = h * 6.0 - i
-    i = i.to(torch.int64) % 6
-    p = (v * (1.0 - s)).clamp(0.0, 1.0)
-    q = (v * (1.0 - s * f)).clamp(0.0, 1.0)
-    t = (v * (1.0 - s * (1.0 - f))).clamp(0.0, 1.0)
-    # The six sectors of the hue circle, each a fixed arrangement of (v, p, q, t).
-    r = torch.stack((v, q, p, p, t, v), 1)
-    g = torch.stack((t, v, v, q, p, p), 1)
-    b = torch.stack((p, p, t, v, v, q), 1)
-    idx = i.unsqueeze(1)
-    return torch.cat((r.gather(1, idx), g.gather(1, idx), b.gather(1, idx)), 1)
+    """HSV -> RGB without branches: channel n is v - v*s*clamp(min(k, 4 - k), 0, 1) with
+    k = (n + 6h) mod 6 and n = 5, 3, 1 for red, green, blue."""
+    h, s, v = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    n = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    k = torch.remainder(n + 6.0 * h, 6.0)
+    return v - v * s * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
 
 
 def _per_image(values: torch.Tensor) -> torch.Tensor:
