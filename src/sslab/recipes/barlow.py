@@ -643,11 +643,13 @@ def draw_tsne(run: Run) -> tuple[Path | None, list[Path], list[str]]:
 
     handles = [figures.plt.Line2D([], [], marker="o", ls="", color=colors[i % len(colors)], label=c)
                for i, c in enumerate(classes)]
-    fig, axes = figures.plt.subplots(1, len(maps), figsize=(2.0 * len(maps) + 1.6, 2.5), dpi=110, squeeze=False)
+    # The key gets an axis of its own at the end of the row, so the layout leaves room for it.
+    fig, axes = figures.plt.subplots(1, len(maps) + 1, figsize=(2.0 * len(maps) + 1.4, 2.5), dpi=110, squeeze=False,
+                                     gridspec_kw={"width_ratios": [1.0] * len(maps) + [0.6]})
     for ax, xy, frame in zip(axes[0], maps, frames):
         panel(ax, xy, frame)
-    fig.legend(handles=handles, loc="center right", fontsize=7, frameon=False)
-    fig.subplots_adjust(right=1 - 1.4 / (2.0 * len(maps) + 1.6))
+    axes[0][-1].axis("off")
+    axes[0][-1].legend(handles=handles, loc="center left", fontsize=7, frameon=False)
     row = figures.save(fig, run.figures / "tsne_row")
     paths, labels = [], []
     for xy, frame in zip(maps, frames):
@@ -693,7 +695,9 @@ def summarize(run: Run) -> dict:
         figures.band(ax, [f * 100 for f in fractions], per_seed, method, color)
         ax.scatter([f * 100 for f in fractions], per_seed.mean(0), color=color, s=14)
     ax.set_xscale("log")
-    ax.set_xlabel("labelled images used (% of the labelled training split)")
+    ax.set_xticks([f * 100 for f in fractions], [f"{f * 100:g}%" for f in fractions])
+    ax.minorticks_off()
+    ax.set_xlabel("labelled images used (share of the labelled training split)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy against the labelled fraction")
     ax.legend(fontsize=8)
