@@ -100,7 +100,7 @@ class Config(RecipeConfig):
     fractions: tuple[float, ...] = param((0.05, 0.2, 1.0), "labelled fractions for the label-ratio study", min=0.0001, max=1.0)
     supervised_epochs: int = param(15, "classifier training, in epochs of the full labelled split (every fraction "
                                    "trains this many steps)", min=1, max=10_000)
-    finetune_epochs: int = param(8, "fine-tuning, in epochs of the full labelled split", min=1, max=10_000)
+    finetune_epochs: int = param(15, "fine-tuning, in epochs of the full labelled split (as many as supervised: a fair comparison)", min=1, max=10_000)
     joint_epochs: int = param(6, "joint objective, in epochs over the unlabelled images", min=1, max=10_000)
     joint_weight: float = param(1.0, "weight of the Barlow Twins term (divided by the projector width) in the joint loss",
                                 min=0.0, max=1000.0)
@@ -111,6 +111,7 @@ class Config(RecipeConfig):
     weight_decay_supervised: float = param(5e-4, "SGD weight decay for classifiers", min=0.0, max=1.0)
     probe_l2: float = param(1e-3, "L2 weight of the linear probe (on standardised features)", min=0.0, max=100.0)
     amp: bool = param(True, "bfloat16 autocast on GPUs (ignored on CPUs)")
+    checkpoint_every: int = param(1, "epochs between resume checkpoints of each training loop", min=1)
 
     def validate(self) -> None:
         if self.projector and len(self.projector) < 1:
@@ -129,8 +130,8 @@ PRESETS = {
     # paper's hyper-parameters (projector, lambda, LARS rates, decay, warm-up, crop scale).
     "paper": {"encoder": "resnet18", "width": 64, "unlabeled_subset": 0, "optimizer": "lars", "projector": (8192, 8192, 8192), "pretrain_epochs": 500,
               "batch_size": 512, "warmup_epochs": 10, "crop_min_scale": 0.08, "snapshots": 11, "tsne_points": 2000,
-              "fractions": (0.01, 0.05, 0.1, 0.25, 1.0), "supervised_epochs": 100, "finetune_epochs": 50,
-              "joint_epochs": 100, "knn_k": 200, "seeds": 3},
+              "fractions": (0.01, 0.05, 0.1, 0.25, 1.0), "supervised_epochs": 100, "finetune_epochs": 100,
+              "joint_epochs": 100, "knn_k": 200, "checkpoint_every": 5, "seeds": 3},
 }
 
 
@@ -442,7 +443,7 @@ def train_classifier(ctx: Context, method: str, fraction: float, subset: torch.T
     ddp = distributed.wrap(model, dev)
     batch = usable_batch(cfg.classifier_batch, len(subset))
     images, labels = data.labeled.images[subset.to(dev)], data.labeled.labels[subset.to(dev)]
-    stage = run.stage(name, model=model, optimizer=optimizer)
+    stage = run.stage(name, cfg.checkpoint_every, model=model, optimizer=optimizer)
     for epoch in stage.epochs(epochs, desc=f"seed {seed} {method} {fraction:g}"):
         order = epoch_batches(len(subset), batch, per_epoch, phase_seed(seed, f"{name}-order-{epoch}"))
         aug = torch.Generator().manual_seed(phase_seed(seed, f"{name}-aug-{epoch}-rank{distributed.rank()}"))
@@ -482,7 +483,7 @@ def pretrain(ctx: Context) -> BarlowTwins:
     if run.once(f"seed{seed}/snapshot-0"):
         snapshot(ctx, model, 0)
         run.mark(f"seed{seed}/snapshot-0")
-    stage = run.stage(f"seed{seed}/pretrain", model=model, optimizer=optimizer)
+    stage = run.stage(f"seed{seed}/pretrain", cfg.checkpoint_every, model=model, optimizer=optimizer)
     for epoch in stage.epochs(cfg.pretrain_epochs, desc=f"seed {seed} Barlow Twins"):
         order = epoch_batches(len(data.unlabeled), batch, steps, phase_seed(seed, f"pretrain-order-{epoch}"))
         aug = torch.Generator().manual_seed(phase_seed(seed, f"pretrain-views-{epoch}-rank{distributed.rank()}"))
@@ -550,7 +551,7 @@ def train_joint(ctx: Context, fraction: float, subset: torch.Tensor) -> None:
     total_steps = cfg.joint_epochs * steps
     warmup = min(cfg.warmup_epochs, max(cfg.joint_epochs - 1, 0)) * steps
     images, labels = data.labeled.images[subset.to(dev)], data.labeled.labels[subset.to(dev)]
-    stage = run.stage(name, model=model, optimizer=optimizer)
+    stage = run.stage(name, cfg.checkpoint_every, model=model, optimizer=optimizer)
     for epoch in stage.epochs(cfg.joint_epochs, desc=f"seed {seed} joint {fraction:g}"):
         order = epoch_batches(len(data.unlabeled), batch, steps, phase_seed(seed, f"{name}-order-{epoch}"))
         lorder = epoch_batches(len(subset), lbatch, steps, phase_seed(seed, f"{name}-lorder-{epoch}"))
