@@ -91,6 +91,8 @@ def test_bad_options_raise_user_errors():
         build_config(barlow.Config, barlow.PRESETS, "quick", {"fractions": "0.1,2"}, "barlow")
     with pytest.raises(UserError, match="warmup_epochs"):
         build_config(barlow.Config, barlow.PRESETS, "quick", {"warmup_epochs": "50"}, "barlow")
+    with pytest.raises(UserError, match="projector"):
+        build_config(barlow.Config, barlow.PRESETS, "quick", {"projector": ""}, "barlow")
     with pytest.raises(UserError, match="not one of"):
         build_config(barlow.Config, barlow.PRESETS, "quick", {"encoder": "vgg"}, "barlow")
 

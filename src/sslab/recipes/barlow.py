@@ -100,7 +100,8 @@ class Config(RecipeConfig):
     fractions: tuple[float, ...] = param((0.05, 0.2, 1.0), "labelled fractions for the label-ratio study", min=0.0001, max=1.0)
     supervised_epochs: int = param(15, "classifier training, in epochs of the full labelled split (every fraction "
                                    "trains this many steps)", min=1, max=10_000)
-    finetune_epochs: int = param(15, "fine-tuning, in epochs of the full labelled split (as many as supervised: a fair comparison)", min=1, max=10_000)
+    finetune_epochs: int = param(15, "fine-tuning, in epochs of the full labelled split (as many as supervised, "
+                                 "so the comparison is fair)", min=1, max=10_000)
     joint_epochs: int = param(6, "joint objective, in epochs over the unlabelled images", min=1, max=10_000)
     joint_weight: float = param(1.0, "weight of the Barlow Twins term (divided by the projector width) in the joint loss",
                                 min=0.0, max=1000.0)
@@ -114,7 +115,7 @@ class Config(RecipeConfig):
     checkpoint_every: int = param(1, "epochs between resume checkpoints of each training loop", min=1)
 
     def validate(self) -> None:
-        if self.projector and len(self.projector) < 1:
+        if not self.projector:
             raise UserError("projector: give at least one layer size, e.g. projector=2048,2048,2048")
         if self.warmup_epochs >= self.pretrain_epochs and self.warmup_epochs > 0:
             raise UserError(f"warmup_epochs={self.warmup_epochs} must be smaller than pretrain_epochs={self.pretrain_epochs}")
