@@ -34,7 +34,7 @@ def _resolved(recipe: registry.Recipe, cfg: Any, preset: str, device: torch.devi
         "data": str(data) if data else None,
         "sslab_version": sslab.__version__,
         "git_commit": git_commit(),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "python_version": platform.python_version(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }

@@ -1,0 +1,38 @@
+import pytest
+
+from sslab.config import build_config, config_dict, config_from_dict
+from sslab.errors import UserError
+from sslab.recipes.augment import PRESETS, Config
+
+
+def build(**overrides):
+    return build_config(Config, PRESETS, "quick", {k: str(v) for k, v in overrides.items()}, "augment")
+
+
+def test_presets_and_overrides_are_typed():
+    cfg = build(epochs=3, lr="2e-4", seeds=2)
+    assert (cfg.epochs, cfg.lr, cfg.seeds) == (3, 2e-4, 2)
+    paper = build_config(Config, PRESETS, "paper", {}, "augment")
+    assert (paper.epochs, paper.val_size, paper.lr) == (200, 5000, 1e-3)
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("epoch", "3", "unknown option 'epoch' for recipe augment \\(did you mean epochs\\?\\)"),
+    ("epochs", "three", "epochs='three': expected a whole number"),
+    ("epochs", "0", "epochs=0: must be at least 1"),
+    ("darken", "1.5", "darken=1.5: must be at most 1.0"),
+    ("lr", "fast", "expected a number"),
+])
+def test_bad_overrides_name_the_problem(key, value, message):
+    with pytest.raises(UserError, match=message):
+        build_config(Config, PRESETS, "quick", {key: value}, "augment")
+
+
+def test_unknown_preset():
+    with pytest.raises(UserError, match="unknown preset 'huge'"):
+        build_config(Config, PRESETS, "huge", {}, "augment")
+
+
+def test_round_trip_through_saved_dict():
+    cfg = build(epochs=4)
+    assert config_from_dict(Config, config_dict(cfg)) == cfg
