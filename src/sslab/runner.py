@@ -16,15 +16,19 @@ from sslab.config import build_config, config_dict, config_from_dict
 from sslab.errors import UserError
 from sslab.report.document import Claims, Section, Text
 from sslab.report.html import write_page
-from sslab.train import atomic, distributed
+from sslab.report.notebook import write_notebook
+from sslab.train import atomic, distributed, tracking
 from sslab.train.progress import say
 from sslab.train.rundir import Run, git_commit
 from sslab.train.seeding import configure_threads, resolve_device
 
 STUDY_FILE = "study.json"
+# `sslab report --format`: the HTML page, the Jupyter notebook, or both (same blocks).
+FORMATS = {"html": (".html",), "ipynb": (".ipynb",), "both": (".html", ".ipynb")}
 
 
-def _resolved(recipe: registry.Recipe, cfg: Any, preset: str, device: torch.device, data: Path | None) -> dict:
+def _resolved(recipe: registry.Recipe, cfg: Any, preset: str, device: torch.device, data: Path | None,
+              logger: str = "none") -> dict:
     return {
         "recipe": recipe.name,
         "preset": preset,
@@ -36,7 +40,10 @@ def _resolved(recipe: registry.Recipe, cfg: Any, preset: str, device: torch.devi
         "git_commit": git_commit(),
         "torch_version": str(torch.__version__),
         "python_version": platform.python_version(),
+        # CPU results depend on the thread count (summation order); --resume reuses it.
+        "threads": torch.get_num_threads(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "logger": logger,  # live logging (--logger); --resume keeps it
     }
 
 
@@ -53,7 +60,8 @@ def _check_data_dir(data: Path | None) -> Path | None:
 
 def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str] | None = None,
                data: Path | None = None, out: Path = Path("runs"), seeds: int | None = None,
-               device: str = "auto", resume: Path | None = None, run_root: Path | None = None) -> Run:
+               device: str = "auto", resume: Path | None = None, run_root: Path | None = None,
+               logger: str = "none") -> Run:
     """Run one recipe end to end and return its finished run directory.
 
     Under ``torchrun`` every process runs this; only rank 0 creates and writes the run
@@ -67,8 +75,11 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         recipe = registry.get(saved["recipe"])
         cfg = config_from_dict(recipe.Config, saved["config"])
         preset = saved["preset"]
+        if saved.get("threads"):
+            torch.set_num_threads(int(saved["threads"]))
         data = Path(saved["data"]) if saved.get("data") else None
         dev = resolve_device(device if device != "auto" else saved.get("device", "auto").split(":")[0])
+        logger = saved.get("logger") or "none"
         say(f"resuming {recipe.name} in {run.root}")
     else:
         recipe = registry.get(name)
@@ -79,6 +90,7 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         data = _check_data_dir(data)
         dev = resolve_device(device)
         run = None
+    tracking.check(logger)
     # Load (and so check) the data before a run directory exists, so bad input leaves nothing behind.
     loaded = recipe.load_data(cfg, data, dev)
     if not distributed.is_main():
@@ -88,17 +100,25 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         run.root.mkdir(parents=True, exist_ok=True)
         run.figures.mkdir(exist_ok=True)
         run.checkpoints.mkdir(exist_ok=True)
-        run.save_config(_resolved(recipe, cfg, preset, dev, data))
+        run.save_config(_resolved(recipe, cfg, preset, dev, data, logger))
         say(f"{recipe.name}: writing {run.root}")
     else:
         run.prepare_resume()
     run = distributed.share_run(run)
+    if distributed.is_main() and logger != "none":
+        run.tracker = tracking.open_tracker(logger, run.root)
+        say(f"{recipe.name}: live curves with `tensorboard --logdir {run.root / tracking.LOGDIR}`")
     started = time.monotonic()
-    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
-        say(f"{recipe.name}: seed {seed} ({seed - cfg.seed + 1} of {cfg.seeds})")
-        recipe.run_seed(registry.Context(run=run, cfg=cfg, seed=seed, device=dev, data=loaded))
-    if distributed.is_main():
-        finish(run, recipe, elapsed_s=time.monotonic() - started)
+    try:
+        for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+            say(f"{recipe.name}: seed {seed} ({seed - cfg.seed + 1} of {cfg.seeds})")
+            recipe.run_seed(registry.Context(run=run, cfg=cfg, seed=seed, device=dev, data=loaded))
+        if distributed.is_main():
+            finish(run, recipe, elapsed_s=time.monotonic() - started)
+    finally:
+        if run.tracker is not None:
+            run.tracker.close()
+            run.tracker = None
     distributed.barrier()
     return run
 
@@ -111,11 +131,11 @@ def finish(run: Run, recipe: registry.Recipe, elapsed_s: float | None = None) ->
     if elapsed_s is not None:
         summary["elapsed_s"] = round(elapsed_s, 1)
     atomic.write_json(run.root / ".summary-draft.json", summary)  # report reads it before it is final
-    write_page(run.root / "report.html", f"sslab: {recipe.title}", [section_for(run, recipe)])
+    write_report(run.root / "report", f"sslab: {recipe.title}", [section_for(run, recipe)], fmt="both")
     run.write_summary(summary)
     (run.root / ".summary-draft.json").unlink()
     say(f"{recipe.name}: {summary.get('text', 'done')}")
-    say(f"{recipe.name}: report at {run.root / 'report.html'}")
+    say(f"{recipe.name}: report at {run.root / 'report.html'} (notebook: {run.root / 'report.ipynb'})")
     return summary
 
 
@@ -125,18 +145,33 @@ def section_for(run: Run, recipe: registry.Recipe | None = None) -> Section:
     section = recipe.report(run)
     section.anchor = section.anchor or recipe.name
     section.config = run.config()
+    section.run_dir = run.root
     return section
+
+
+def write_report(out: Path, title: str, sections: Sequence[Section], intro: Sequence = (), fmt: str = "html") -> list[Path]:
+    """One report in the chosen formats, from the same sections; ``out``'s suffix is set per format."""
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt}: unknown report format; choose one of {', '.join(FORMATS)}")
+    out = Path(out)
+    written = []
+    for suffix in FORMATS[fmt]:
+        path = out.with_suffix(suffix) if out.suffix in (".html", ".ipynb", "") else out.with_name(out.name + suffix)
+        writer = write_page if suffix == ".html" else write_notebook
+        written.append(writer(path, title, sections, intro))
+    return written
 
 
 # ---- all recipes ------------------------------------------------------------------------
 def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out: Path, seeds: int | None,
-            device: str, resume: Path | None = None) -> Path:
+            device: str, resume: Path | None = None, logger: str = "none") -> Path:
     """Every recipe in turn into one study folder, then the combined report."""
     if resume is not None:
         root = Path(resume)
         plan = json.loads((root / STUDY_FILE).read_text())
     else:
         data = _check_data_dir(data)
+        tracking.check(logger)
         per_recipe: dict[str, dict[str, str]] = {}
         for key, value in overrides.items():
             rname, _, field = key.partition(".")
@@ -153,8 +188,10 @@ def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out
         root = Path(out) / f"all-{time.strftime('%Y%m%d-%H%M%S')}"
         root.mkdir(parents=True, exist_ok=False)
         plan = {"preset": preset, "overrides": per_recipe, "data": str(data) if data else None,
-                "seeds": seeds, "device": device, "recipes": list(registry.recipes())}
+                "seeds": seeds, "device": device, "recipes": list(registry.recipes()), "logger": logger}
         atomic.write_json(root / STUDY_FILE, plan)
+    if plan.get("logger", "none") != "none":
+        say(f"live curves of every recipe with `tensorboard --logdir {root}`")
     for rname in plan["recipes"]:
         recipe = registry.get(rname)
         sub = root / rname
@@ -169,9 +206,9 @@ def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out
         if data_root and found is None:
             say(f"{rname}: no data set for it under {data_root}; using data sslab makes itself")
         run_recipe(rname, preset=plan["preset"], overrides=plan["overrides"].get(rname, {}), data=found,
-                   seeds=plan["seeds"], device=device, run_root=sub)
-    page = write_study_report([root / r for r in plan["recipes"]], root / "report.html")
-    say(f"all recipes done; study report at {page}")
+                   seeds=plan["seeds"], device=device, run_root=sub, logger=plan.get("logger", "none"))
+    page, notebook = write_study_report([root / r for r in plan["recipes"]], root / "report", fmt="both")
+    say(f"all recipes done; study report at {page} (notebook: {notebook})")
     return page
 
 
@@ -202,9 +239,11 @@ def study_sections(runs: Sequence[Run]) -> tuple[list, list[Section]]:
     return intro, [section_for(run) for run in runs]
 
 
-def write_study_report(paths: Sequence[Path], out: Path) -> Path:
+def write_study_report(paths: Sequence[Path], out: Path, fmt: str = "html") -> list[Path]:
+    """The report of one run, or the study report of several (claims table first), as HTML and/or notebook."""
     runs = _runs_from(paths)
     if len(runs) == 1:
-        return write_page(out, f"sslab: {registry.get(runs[0].config()['recipe']).title}", [section_for(runs[0])])
+        return write_report(out, f"sslab: {registry.get(runs[0].config()['recipe']).title}", [section_for(runs[0])],
+                            fmt=fmt)
     intro, sections = study_sections(runs)
-    return write_page(out, "sslab study report", sections, intro)
+    return write_report(out, "sslab study report", sections, intro, fmt=fmt)

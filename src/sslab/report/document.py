@@ -65,9 +65,14 @@ class AudioGrid:
 
 @dataclass
 class Code:
-    """Python that reproduces a step through sslab's API (shown, never run by the report)."""
+    """Python that reproduces a step through sslab's API (shown, never run by the report).
+
+    ``output`` is what running it prints, when known: the notebook fills it in as the
+    cell's output, so the notebook reads as if it had been run.
+    """
 
     source: str
+    output: str = ""
 
 
 @dataclass
@@ -87,3 +92,4 @@ class Section:
     subtitle: str = ""
     anchor: str = ""
     config: dict | None = None
+    run_dir: Path | None = None  # the run directory it was built from (the notebook opens it in code)

@@ -33,6 +33,7 @@ figure{margin:1em 0}figcaption{color:var(--muted);font-size:.9em;text-align:cent
 th,td{border-bottom:1px solid var(--line);padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f4f6f8}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.88em}
 pre{background:#f6f8fa;padding:.7em;overflow-x:auto;border-radius:4px}
+pre.out{background:#fff;border:1px solid var(--line)}
 .math{font-family:ui-monospace,monospace;background:#f6f8fa;padding:.5em;overflow-x:auto;border-left:3px solid var(--accent)}
 details{margin:.6em 0}summary{cursor:pointer;color:var(--accent)}
 audio{width:100%;max-width:320px}
@@ -109,7 +110,8 @@ def render_block(block) -> str:
         cap = f"<caption>{inline(block.caption)}</caption>" if block.caption else ""
         return f'<div class="tw"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
     if isinstance(block, Code):
-        return f"<details><summary>Reproduce with sslab</summary><pre>{html.escape(block.source)}</pre></details>"
+        out = f'<pre class="out">{html.escape(block.output)}</pre>' if block.output else ""
+        return f"<details><summary>Reproduce with sslab</summary><pre>{html.escape(block.source)}</pre>{out}</details>"
     if isinstance(block, Claims):
         rows = "".join(
             f"<tr><td>{inline(c['claim'])}</td><td>{inline(c['shown'])}</td><td>{c['n_seeds']}</td>"
