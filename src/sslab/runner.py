@@ -207,7 +207,7 @@ def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out
             say(f"{rname}: no data set for it under {data_root}; using data sslab makes itself")
         run_recipe(rname, preset=plan["preset"], overrides=plan["overrides"].get(rname, {}), data=found,
                    seeds=plan["seeds"], device=device, run_root=sub, logger=plan.get("logger", "none"))
-    page, notebook = write_study_report([root / r for r in plan["recipes"]], root / "report", fmt="both")
+    page, notebook = write_study_report([root], root / "report", fmt="both")
     say(f"all recipes done; study report at {page} (notebook: {notebook})")
     return page
 
@@ -242,7 +242,8 @@ def study_sections(runs: Sequence[Run]) -> tuple[list, list[Section]]:
 def write_study_report(paths: Sequence[Path], out: Path, fmt: str = "html") -> list[Path]:
     """The report of one run, or the study report of several (claims table first), as HTML and/or notebook."""
     runs = _runs_from(paths)
-    if len(runs) == 1:
+    study = any((Path(p) / STUDY_FILE).is_file() for p in paths)  # a `run all` folder opens with its claims
+    if len(runs) == 1 and not study:
         return write_report(out, f"sslab: {registry.get(runs[0].config()['recipe']).title}", [section_for(runs[0])],
                             fmt=fmt)
     intro, sections = study_sections(runs)

@@ -1,0 +1,77 @@
+import html
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from sslab import recipes as registry
+from sslab import runner
+from sslab_testing import sslab
+
+
+def _claims(run_dir):
+    return json.loads((run_dir / "summary.json").read_text())["claims"]
+
+
+def test_study_report_opens_with_every_claim_then_the_sections(tmp_path, augment_run, denoise_run):
+    proc = sslab("report", str(augment_run), str(denoise_run), "--format", "both", "--out", str(tmp_path / "study"))
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "study.html").read_text()
+    claims = [("augment", c) for c in _claims(augment_run)] + [("denoise", c) for c in _claims(denoise_run)]
+    assert len(claims) >= 2
+    first_section = page.index("<section")
+    for recipe, c in claims:
+        row = page.index(html.escape(f"[{recipe}] {c['claim']}"))
+        assert row < first_section, "the claims table comes before the sections"
+        assert html.escape(c["shown"]) in page[row:first_section].split("</tr>")[0]  # its number and interval
+        assert f'class="{c["verdict"]}"' in page[row:first_section].split("</tr>")[0]
+    assert page.index('id="augment"') < page.index('id="denoise"')
+
+    nb = nbformat.read(tmp_path / "study.ipynb", as_version=4)
+    nbformat.validate(nb)
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    table = next(i for i, m in enumerate(markdown) if m.startswith("| Claim from the seed"))
+    sections = [i for i, m in enumerate(markdown) if m.startswith("## ")]
+    assert table < sections[0] and len(sections) == 2
+    for recipe, c in claims:
+        assert f"| [{recipe}] {c['claim']} | {c['shown']} | {c['n_seeds']} | **{c['verdict']}** |" in markdown[table]
+
+
+def test_a_run_all_folder_gives_the_study_report_and_unfinished_runs_are_refused(tmp_path, augment_run, denoise_run):
+    study = tmp_path / "all-1"
+    for name, run_dir in (("augment", augment_run), ("denoise", denoise_run)):
+        shutil.copytree(run_dir, study / name)
+    (study / runner.STUDY_FILE).write_text(json.dumps({"recipes": ["augment", "denoise"]}))
+    proc = sslab("report", str(study))
+    assert proc.returncode == 0, proc.stderr
+    page = (study / "report.html").read_text()
+    assert page.index("Claim from the seed") < page.index("<section")
+
+    (study / "denoise" / "summary.json").unlink()
+    refused = sslab("report", str(study), "--out", str(tmp_path / "x.html"))
+    assert refused.returncode == 2 and "did not finish" in refused.stderr and "--resume" in refused.stderr
+    assert "Traceback" not in refused.stderr and not (tmp_path / "x.html").exists()
+
+
+def test_run_all_ends_with_the_study_report_in_both_formats(tmp_path, monkeypatch):
+    # The whole of `run all`, cut to one recipe to stay fast: the folder still opens with its claims.
+    monkeypatch.setattr(registry, "_REGISTRY", {"augment": registry.get("augment")})
+    page = runner.run_all(preset="smoke", overrides={"augment.epochs": "1", "augment.synthetic_size": "300"},
+                          data=None, out=tmp_path, seeds=None, device="cpu")
+    root = page.parent
+    assert page == root / "report.html" and (root / "report.ipynb").is_file()
+    text = page.read_text()
+    (claim,) = _claims(root / "augment")
+    assert text.index(html.escape(claim["claim"])) < text.index("<section")
+    nbformat.validate(nbformat.read(root / "report.ipynb", as_version=4))
+    # Resuming a finished study rebuilds the report and trains nothing.
+    metrics = (root / "augment" / "metrics.jsonl").read_text()
+    assert runner.run_all(preset="", overrides={}, data=None, out=tmp_path, seeds=None, device="cpu", resume=root) == page
+    assert (root / "augment" / "metrics.jsonl").read_text() == metrics
+
+
+def test_run_all_refuses_unprefixed_options_before_running_anything(tmp_path):
+    with pytest.raises(runner.UserError, match="prefix options with the recipe"):
+        runner.run_all(preset="smoke", overrides={"epochs": "1"}, data=None, out=tmp_path, seeds=None, device="cpu")
+    assert not any(tmp_path.iterdir())
