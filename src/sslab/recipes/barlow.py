@@ -98,11 +98,11 @@ class Config(RecipeConfig):
     knn_k: int = param(20, "neighbours of the weighted kNN monitor", min=1, max=1000)
     # Classifiers.
     fractions: tuple[float, ...] = param((0.05, 0.2, 1.0), "labelled fractions for the label-ratio study", min=0.0001, max=1.0)
-    supervised_epochs: int = param(15, "classifier training, in epochs of the full labelled split (every fraction "
+    supervised_epochs: int = param(12, "classifier training, in epochs of the full labelled split (every fraction "
                                    "trains this many steps)", min=1, max=10_000)
-    finetune_epochs: int = param(15, "fine-tuning, in epochs of the full labelled split (as many as supervised, "
+    finetune_epochs: int = param(12, "fine-tuning, in epochs of the full labelled split (as many as supervised, "
                                  "so the comparison is fair)", min=1, max=10_000)
-    joint_epochs: int = param(6, "joint objective, in epochs over the unlabelled images", min=1, max=10_000)
+    joint_epochs: int = param(5, "joint objective, in epochs over the unlabelled images", min=1, max=10_000)
     joint_weight: float = param(1.0, "weight of the Barlow Twins term (divided by the projector width) in the joint loss",
                                 min=0.0, max=1000.0)
     classifier_batch: int = param(128, "global batch of labelled images", min=2)
