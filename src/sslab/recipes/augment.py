@@ -45,10 +45,6 @@ class Config(RecipeConfig):
     darken: float = param(0.9, "darkening factor (the seed: 0.9)", min=0.0, max=1.0)
     synthetic_size: int = param(2000, "images sslab makes when no --data is given (train + validation)", min=20)
 
-    def validate(self) -> None:
-        if self.val_size >= self.synthetic_size:
-            raise UserError(f"val_size={self.val_size} must be smaller than synthetic_size={self.synthetic_size}")
-
 
 PRESETS = {
     "smoke": {"epochs": 2, "val_size": 100, "synthetic_size": 600, "batch_size": 64},
@@ -66,7 +62,8 @@ def load_data(cfg: Config, data_dir: Path | None, device: torch.device) -> Image
     else:
         pool, _test = cifar10.load_cifar10(data_dir)  # the seed skips the test set
     if cfg.val_size >= len(pool):
-        raise UserError(f"val_size={cfg.val_size} must be smaller than the {len(pool)} training images")
+        raise UserError(f"val_size={cfg.val_size} must be smaller than the {len(pool)} training images"
+                        + ("; raise synthetic_size" if data_dir is None else ""))
     return pool.to(device)
 
 
