@@ -1,4 +1,5 @@
 import base64
+import io
 import json
 import re
 import shutil
@@ -11,11 +12,11 @@ import pytest
 from PIL import Image
 
 from sslab.audio.io import write_wav
+from sslab.cli import main
 from sslab.report.document import Audio, AudioGrid, Claims, Code, Figure, Math, Section, Slider, Table, Text
-from sslab.report.html import render_page
+from sslab.report.html import embedded_bytes, render_page
 from sslab.report.notebook import build_notebook, markdown_table, write_notebook
 from sslab.report.stats import claim
-from sslab_testing import sslab
 
 
 def _png(path: Path, value: int) -> Path:
@@ -49,6 +50,11 @@ def section(tmp_path) -> Section:
                    config={"recipe": "denoise", "config": {"epochs": 3}})
 
 
+def _pixels(png) -> list:
+    with Image.open(io.BytesIO(png) if isinstance(png, bytes) else png) as im:
+        return np.asarray(im.convert("RGB")).tolist()
+
+
 def _outputs(nb, output_type=None):
     return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
             if output_type is None or o.output_type == output_type]
@@ -68,9 +74,9 @@ def test_notebook_is_valid_and_embeds_every_output(tmp_path, section):
 
     images = [o for o in _outputs(nb, "display_data") if "image/png" in o.data]
     assert len(images) == 1 + 3  # the figure and every slider frame
-    assert base64.b64decode(images[0].data["image/png"]) == (tmp_path / "run/figures/curve.png").read_bytes()
-    frames = [base64.b64decode(o.data["image/png"]) for o in images[1:]]
-    assert frames == [(tmp_path / f"run/figures/frame{i}.png").read_bytes() for i in range(3)]
+    assert _pixels(base64.b64decode(images[0].data["image/png"])) == _pixels(tmp_path / "run/figures/curve.png")
+    frames = [_pixels(base64.b64decode(o.data["image/png"])) for o in images[1:]]
+    assert frames == [_pixels(tmp_path / f"run/figures/frame{i}.png") for i in range(3)]
     labels = [o.text for o in _outputs(nb, "stream")]
     assert labels[:3] == ["epoch 0\n", "epoch 5\n", "epoch 10\n"] and "2\n" in labels
 
@@ -107,6 +113,32 @@ def test_notebook_and_html_say_the_same_things(tmp_path, section):
         assert uri in text
 
 
+def test_plots_are_embedded_as_smaller_palette_pngs_that_look_the_same(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    x = np.linspace(0, 10, 400)
+    for k in range(4):
+        ax.plot(x, np.sin(x + k), label=f"seed {k}")
+    ax.imshow(np.random.default_rng(0).random((40, 60)), extent=(0, 10, -1, 1), aspect="auto", alpha=0.5)
+    ax.legend()
+    fig.savefig(tmp_path / "plot.png")
+    plt.close(fig)
+    mime, data = embedded_bytes(tmp_path / "plot.png")
+    original = np.asarray(Image.open(tmp_path / "plot.png").convert("RGB"), dtype=float)
+    embedded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=float)
+    assert mime == "image/png" and len(data) < 0.8 * (tmp_path / "plot.png").stat().st_size
+    assert embedded.shape == original.shape and np.abs(embedded - original).mean() < 2.0
+    # A PNG with real transparency is embedded as it is.
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[..., 3] = 128
+    Image.fromarray(rgba).save(tmp_path / "glass.png")
+    assert embedded_bytes(tmp_path / "glass.png")[1] == (tmp_path / "glass.png").read_bytes()
+
+
 def test_markdown_table_shapes():
     table = markdown_table(["a", "b"], [[1, 0.123456], ["x|y", "line\nbreak"]])
     assert table.splitlines() == ["| a | b |", "|---|---|", "| 1 | 0.1235 |", "| x\\|y | line break |"]
@@ -117,11 +149,11 @@ def test_unknown_block_is_refused():
         build_notebook("t", [Section("s", [object()])])
 
 
-def test_cli_report_writes_html_and_notebook(tmp_path, denoise_run):
+def test_cli_report_writes_html_and_notebook(tmp_path, denoise_run, capsys):
     run_dir = denoise_run
     out = tmp_path / "handin" / "denoise"
-    proc = sslab("report", str(run_dir), "--format", "both", "--out", str(out.with_suffix(".html")))
-    assert proc.returncode == 0, proc.stderr
+    assert main(["report", str(run_dir), "--format", "both", "--out", str(out.with_suffix(".html"))]) == 0
+    assert f"report written to {out.with_suffix('.ipynb')}" in capsys.readouterr().out
     nb = nbformat.read(out.with_suffix(".ipynb"), as_version=4)
     nbformat.validate(nb)
     # The run itself wrote both formats too.
@@ -129,13 +161,14 @@ def test_cli_report_writes_html_and_notebook(tmp_path, denoise_run):
     audio = [o for o in _outputs(nb, "display_data") if "<audio" in o.data.get("text/html", "")]
     assert audio, "the denoise notebook has its clips"
     assert any("$$" in c.source for c in nb.cells if c.cell_type == "markdown"), "the IBM equation is LaTeX"
-    only = sslab("report", str(run_dir), "--format", "ipynb", "--out", str(tmp_path / "only.ipynb"))
-    assert only.returncode == 0 and (tmp_path / "only.ipynb").is_file() and not (tmp_path / "only.html").exists()
+    assert main(["report", str(run_dir), "--format", "ipynb", "--out", str(tmp_path / "only.ipynb")]) == 0
+    assert (tmp_path / "only.ipynb").is_file() and not (tmp_path / "only.html").exists()
 
 
-def test_cli_report_refuses_an_unknown_format(tmp_path):
-    proc = sslab("report", str(tmp_path), "--format", "pdf")
-    assert proc.returncode == 2 and "invalid choice" in proc.stderr and "Traceback" not in proc.stderr
+def test_cli_report_refuses_an_unknown_format(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", str(tmp_path), "--format", "pdf"])
+    assert exit_.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(shutil.which("jupyter") is None, reason="jupyter nbconvert is not installed (not an sslab dependency)")

@@ -7,7 +7,7 @@ import pytest
 
 from sslab import recipes as registry
 from sslab import runner
-from sslab_testing import sslab
+from sslab.cli import main
 
 
 def _claims(run_dir):
@@ -15,8 +15,7 @@ def _claims(run_dir):
 
 
 def test_study_report_opens_with_every_claim_then_the_sections(tmp_path, augment_run, denoise_run):
-    proc = sslab("report", str(augment_run), str(denoise_run), "--format", "both", "--out", str(tmp_path / "study"))
-    assert proc.returncode == 0, proc.stderr
+    assert main(["report", str(augment_run), str(denoise_run), "--format", "both", "--out", str(tmp_path / "study")]) == 0
     page = (tmp_path / "study.html").read_text()
     claims = [("augment", c) for c in _claims(augment_run)] + [("denoise", c) for c in _claims(denoise_run)]
     assert len(claims) >= 2
@@ -38,20 +37,20 @@ def test_study_report_opens_with_every_claim_then_the_sections(tmp_path, augment
         assert f"| [{recipe}] {c['claim']} | {c['shown']} | {c['n_seeds']} | **{c['verdict']}** |" in markdown[table]
 
 
-def test_a_run_all_folder_gives_the_study_report_and_unfinished_runs_are_refused(tmp_path, augment_run, denoise_run):
+def test_a_run_all_folder_gives_the_study_report_and_unfinished_runs_are_refused(tmp_path, augment_run, denoise_run,
+                                                                                   capsys):
     study = tmp_path / "all-1"
     for name, run_dir in (("augment", augment_run), ("denoise", denoise_run)):
         shutil.copytree(run_dir, study / name)
     (study / runner.STUDY_FILE).write_text(json.dumps({"recipes": ["augment", "denoise"]}))
-    proc = sslab("report", str(study))
-    assert proc.returncode == 0, proc.stderr
+    assert main(["report", str(study)]) == 0
     page = (study / "report.html").read_text()
     assert page.index("Claim from the seed") < page.index("<section")
 
     (study / "denoise" / "summary.json").unlink()
-    refused = sslab("report", str(study), "--out", str(tmp_path / "x.html"))
-    assert refused.returncode == 2 and "did not finish" in refused.stderr and "--resume" in refused.stderr
-    assert "Traceback" not in refused.stderr and not (tmp_path / "x.html").exists()
+    assert main(["report", str(study), "--out", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert "did not finish" in err and "--resume" in err and not (tmp_path / "x.html").exists()
 
 
 def test_run_all_ends_with_the_study_report_in_both_formats(tmp_path, monkeypatch):

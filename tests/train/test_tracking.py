@@ -6,6 +6,7 @@ import yaml
 from PIL import Image
 
 from sslab.audio.io import write_wav
+from sslab.cli import main
 from sslab.errors import UserError
 from sslab.train import tracking
 from sslab.train.rundir import Run
@@ -75,7 +76,7 @@ def test_unknown_or_missing_logger_is_a_user_error(monkeypatch):
         tracking.check("tensorboard")
 
 
-def test_cli_logger_is_saved_printed_and_kept_on_resume(tmp_path):
+def test_cli_logger_is_saved_printed_and_kept_on_resume(tmp_path, capsys):
     proc = sslab("run", "augment", "--preset", "smoke", "epochs=1", "synthetic_size=300", "logger=tensorboard",
                  "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -85,12 +86,15 @@ def test_cli_logger_is_saved_printed_and_kept_on_resume(tmp_path):
     tags = _events(run_dir / "tensorboard").Tags()
     assert "seed0/baseline/val_acc" in tags["scalars"] and "seed0/augmented/val_acc" in tags["scalars"]
     assert any(t.startswith("figures/") for t in tags["images"])
-    resumed = sslab("run", "--resume", str(run_dir))
-    assert resumed.returncode == 0 and "tensorboard --logdir" in resumed.stdout
-    refused = sslab("run", "--resume", str(run_dir), "--logger", "tensorboard")
-    assert refused.returncode == 2 and "drop --logger" in refused.stderr
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    assert "tensorboard --logdir" in capsys.readouterr().out
+    assert main(["run", "--resume", str(run_dir), "--logger", "tensorboard"]) == 2
+    assert "drop --logger" in capsys.readouterr().err
 
 
-def test_cli_refuses_an_unknown_logger(tmp_path):
-    proc = sslab("run", "augment", "--preset", "smoke", "--logger", "wandb", "--out", str(tmp_path))
-    assert proc.returncode == 2 and "invalid choice" in proc.stderr and not any(tmp_path.iterdir())
+def test_cli_refuses_an_unknown_logger(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "augment", "--preset", "smoke", "--logger", "wandb", "--out", str(tmp_path)])
+    assert exit_.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    assert main(["run", "augment", "--preset", "smoke", "logger=wandb", "--out", str(tmp_path)]) == 2
+    assert "unknown logger" in capsys.readouterr().err and not any(tmp_path.iterdir())

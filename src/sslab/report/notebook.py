@@ -24,7 +24,7 @@ import yaml
 from nbformat import v4
 
 from sslab.report.document import Audio, AudioGrid, Claims, Code, Figure, Math, Section, Slider, Table, Text
-from sslab.report.html import MIME, data_uri, render_block
+from sslab.report.html import data_uri, embedded_bytes, render_block
 from sslab.train import atomic
 
 # What a notebook front end calls the kernel; only shown, the notebook runs without one.
@@ -69,13 +69,11 @@ def markdown_table(columns: Sequence, rows: Sequence[Sequence]) -> str:
 
 def image_output(path: str | os.PathLike):
     """The ``display_data`` output of ``IPython.display.Image(filename=path)``."""
-    path = Path(path)
-    mime = MIME.get(path.suffix.lower(), "image/png")
+    mime, raw = embedded_bytes(path)  # the same (compacted) bytes as the HTML page
     if mime == "image/svg+xml":
-        data = {mime: path.read_text(), "text/plain": "<IPython.core.display.SVG object>"}
+        data = {mime: raw.decode("utf-8"), "text/plain": "<IPython.core.display.SVG object>"}
     else:
-        data = {mime: base64.b64encode(path.read_bytes()).decode("ascii"),
-                "text/plain": "<IPython.core.display.Image object>"}
+        data = {mime: base64.b64encode(raw).decode("ascii"), "text/plain": "<IPython.core.display.Image object>"}
     return v4.new_output("display_data", data=data)
 
 
