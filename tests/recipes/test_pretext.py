@@ -187,7 +187,7 @@ def test_bad_input_on_the_cli_is_one_line_exit_2_and_leaves_nothing(tmp_path):
 def test_real_cifar10_slice(cifar_jpeg_slice, tmp_path):
     """Real CIFAR-10 JPEGs: the pretext task is learnable and both networks beat chance (10%)."""
     proc = sslab("run", "pretext", "--data", str(cifar_jpeg_slice), "--out", str(tmp_path), "--device", "cpu",
-                 "labeled_size=500", "unlabeled_size=1500", "pretext_epochs=3", "epochs=60", "eval_every=30")
+                 "labeled_size=500", "unlabeled_size=1500", "pretext_epochs=3", "epochs=40", "eval_every=20")
     assert proc.returncode == 0, proc.stderr
     (run,) = tmp_path.iterdir()
     summary = json.loads((run / "summary.json").read_text())
