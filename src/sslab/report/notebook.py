@@ -13,8 +13,8 @@ notebook gives the same page.
 from __future__ import annotations
 
 import base64
-import json
 import os
+import pprint
 import time
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +26,7 @@ from nbformat import v4
 from sslab.report.document import Audio, AudioGrid, Claims, Code, Figure, Math, Section, Slider, Table, Text
 from sslab.report.html import data_uri, embedded_bytes, render_block
 from sslab.train import atomic
+from sslab.train.rundir import Run
 
 # What a notebook front end calls the kernel; only shown, the notebook runs without one.
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -147,22 +148,17 @@ def add_section(cells: _Cells, section: Section) -> None:
         head += f"\n\n*{section.subtitle}*"
     cells.markdown(head)
     if section.run_dir is not None:
-        root = Path(section.run_dir)
-        summary = _summary_text(root)
-        cells.code(f"from sslab.train.rundir import Run\nrun = Run.open({cells.path(root)!r})\nprint(run.summary()['text'])",
-                   [v4.new_output("stream", name="stdout", text=summary + "\n")] if summary else [])
+        # The run directory every number and file of this section comes from, for the cells below.
+        headline = Run(section.run_dir).summary().get("headline", {})
+        cells.code(f"from sslab.train.rundir import Run\nrun = Run.open({cells.path(section.run_dir)!r})\n"
+                   "run.summary()['headline']",
+                   [v4.new_output("execute_result", data={"text/plain": pprint.pformat(headline, sort_dicts=False)},
+                                  execution_count=None)])
     for block in section.blocks:
         add_block(cells, block)
     if section.config:
         cells.markdown("**Resolved configuration** (`config.yaml` of the run):\n\n```yaml\n"
                        + yaml.safe_dump(section.config, sort_keys=False) + "```")
-
-
-def _summary_text(root: Path) -> str:
-    for name in ("summary.json", ".summary-draft.json"):  # the draft while the run is finishing
-        if (root / name).is_file():
-            return str(json.loads((root / name).read_text()).get("text", ""))
-    return ""
 
 
 def build_notebook(title: str, sections: Sequence[Section], intro: Sequence = (), where: Path | None = None):
