@@ -13,6 +13,7 @@ layer at 1e-3). The two test-accuracy curves are overlaid.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,11 +144,11 @@ def load_data(cfg: Config, data_dir: Path | None, device: torch.device) -> Prete
                         "rotations need square images (CIFAR-10 is 32x32)")
     labeled, unlabeled = split(train.labels, len(train.classes), cfg)
     if cfg.pretext_model:
-        check_pretext_model(Path(cfg.pretext_model), cfg, len(train.classes), train.images.shape[-1])
+        check_pretext_model(Path(cfg.pretext_model), cfg, train.images.shape[-1])
     return PretextData(train.to(device), test.to(device), labeled.to(device), unlabeled.to(device))
 
 
-def check_pretext_model(path: Path, cfg: Config, n_classes: int, image_size: int) -> None:
+def check_pretext_model(path: Path, cfg: Config, image_size: int) -> None:
     """Fail before the run starts if a given pretext model does not fit the pretext task."""
     load_model(path, SmallCNN(len(task_classes(cfg.pretext_task)), image_size),
                made_by="the pretext step of `sslab run pretext`")
@@ -183,13 +184,15 @@ def pretext_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, imag
 
 def pretext_accuracy(model: torch.nn.Module, images: torch.Tensor, task: str) -> float:
     """Accuracy of the version classifier on every version of held-out images."""
+    def as_version(version: int):
+        def transform(batch: torch.Tensor) -> torch.Tensor:
+            return to_signed(apply_pretext(batch, torch.full((len(batch),), version, device=batch.device), task))
+        return transform
+
     accs = []
     for version in range(len(task_classes(task))):
         target = torch.full((len(images),), version, device=images.device)
-        acc, _ = evaluate(model, images, target,
-                          transform=lambda batch, v=version: to_signed(apply_pretext(batch, torch.full(
-                              (len(batch),), v, device=batch.device), task)))
-        accs.append(acc)
+        accs.append(evaluate(model, images, target, transform=as_version(version))[0])
     return float(np.mean(accs))
 
 
@@ -469,8 +472,6 @@ def report(run: Run) -> Section:
 
 
 def read_json(path: Path) -> dict:
-    import json
-
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
