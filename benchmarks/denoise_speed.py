@@ -5,7 +5,9 @@ through cuDNN/oneDNN GRU kernels, batched STFTs) and a reference that runs the s
 model one frame at a time from Python. Prints both and their ratio. Target: a minute of
 16 kHz audio denoised in under half a second on 2 CPU cores.
 
-    python benchmarks/denoise_speed.py [--device cpu|cuda] [--hidden 256] [--layers 1]
+    python benchmarks/denoise_speed.py [--device cpu|cuda] [--hidden H] [--layers L] [--proj P]
+
+The model size defaults to the recipe's default (quick) configuration.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sslab.audio.masks import apply_mask
 from sslab.audio.models import RecurrentMasker
 from sslab.audio.stft import HOP, istft, stft
 from sslab.audio.stream import denoise_signal
-from sslab.recipes.denoise import masked_bce
+from sslab.recipes.denoise import Config, masked_bce
 
 
 def sync(device: torch.device) -> None:
@@ -43,15 +45,18 @@ def timed(fn, device: torch.device, repeat: int = 3) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=1)
+    defaults = Config()
+    parser.add_argument("--hidden", type=int, default=defaults.hidden)
+    parser.add_argument("--layers", type=int, default=defaults.layers)
+    parser.add_argument("--proj", type=int, default=defaults.proj, help="input layer units (0: none)")
     parser.add_argument("--seconds", type=float, default=60.0, help="audio length for the inference test")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
-    model = RecurrentMasker(513, "gru", args.hidden, args.layers).to(device)
+    model = RecurrentMasker(513, "gru", args.hidden, args.layers, proj=args.proj).to(device)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
-    print(f"device {device}, torch threads {torch.get_num_threads()}, GRU {args.layers}x{args.hidden}")
+    print(f"device {device}, torch threads {torch.get_num_threads()}, input layer {args.proj}, "
+          f"GRU {args.layers}x{args.hidden}")
 
     # Training: a mini-batch of 10 sequences of 100 frames (about 3.2 s each), the seed's batch.
     mag = torch.rand(10, 100, 513, device=device) * 10

@@ -132,3 +132,42 @@ def test_training_on_real_noise_raises_snr_above_the_input(tmp_path):
     h = run.summary()["headline"]
     assert h["rnn_val_snr"]["mean"] > h["input_val_snr"]["mean"] + 1.0, h
     assert len(list((run.root / "test_denoised").glob("tex*.wav"))) == len(load_layout(tmp_path / "set").test.noisy)
+
+
+def _ragged_split(lengths, seed=0):
+    rng = np.random.default_rng(seed)
+    speech = [rng.standard_normal(n).astype(np.float32) * 0.1 for n in lengths]
+    noise = [rng.standard_normal(n).astype(np.float32) * 0.1 for n in lengths]
+    return Split([str(i) for i in range(len(lengths))], Ragged.from_list([s + n for s, n in zip(speech, noise)]),
+                 Ragged.from_list(speech), Ragged.from_list(noise))
+
+
+def test_remixing_rotates_and_scales_each_files_own_noise():
+    split = _ragged_split([3000, 5200, 4100])
+    out = recipe.remixed(split, 5.0, torch.Generator().manual_seed(0))
+    assert torch.equal(out.speech.flat, split.speech.flat)
+    torch.testing.assert_close(out.noisy.flat, out.speech.flat + out.noise.flat)
+    for i in range(3):
+        old, new = split.noise.signal(i), out.noise.signal(i)
+        # new = gain * old rotated by some offset; the gain is within ±5 dB
+        gain = float(new.norm() / old.norm())
+        assert 10 ** (-5 / 20) - 1e-6 <= gain <= 10 ** (5 / 20) + 1e-6
+        shifts = [k for k in range(len(old)) if torch.allclose(torch.roll(old, -k) * gain, new, atol=1e-6)]
+        assert len(shifts) == 1
+    again = recipe.remixed(split, 5.0, torch.Generator().manual_seed(0))
+    assert torch.equal(again.noisy.flat, out.noisy.flat)  # the draws come from the generator (resume)
+    other = recipe.remixed(split, 5.0, torch.Generator().manual_seed(1))
+    assert not torch.equal(other.noisy.flat, out.noisy.flat)
+
+
+def test_segment_batches_cover_the_training_frames_once():
+    split = _ragged_split([3000, 5200, 4100, 9000, 2600])
+    cfg = recipe.Config(t_trunc=4, batch_size=3)
+    _, _, valid = recipe.spectra(split, torch.arange(5))
+    got = list(recipe.batches(split, cfg, torch.Generator().manual_seed(0)))
+    assert all(m.shape[0] <= 3 and m.shape[1] == 4 for m, _, _ in got)
+    seen = sum(int(v.sum()) for _, _, v in got)
+    # every valid frame once, minus the random first frames skipped (fewer than t_trunc per file)
+    assert int(valid.sum()) - 5 * 3 <= seen <= int(valid.sum())
+    whole = list(recipe.batches(split, recipe.Config(batch_size=2), torch.Generator().manual_seed(0)))
+    assert len(whole) == 3 and sum(int(v.sum()) for _, _, v in whole) == int(valid.sum())

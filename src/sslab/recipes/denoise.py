@@ -52,16 +52,23 @@ class Config(RecipeConfig):
     layers: int = param(1, "recurrent layers", min=1, max=8)
     dropout: float = param(0.1, "dropout on the recurrent output and between layers (the seed: be gentle)",
                            min=0.0, max=0.9)
+    proj: int = param(0, "ReLU units of the frame-wise input layer before the recurrence (0: none)",
+                      min=0, max=8192)
     bidirectional: bool = param(False, "also read the sequence backwards (not causal: no streaming)")
     fc_hidden: int = param(512, "units per hidden layer of the frame-wise FC baseline", min=1, max=16384)
     fc_layers: int = param(2, "hidden layers of the FC baseline", min=1, max=8)
     fc_dropout: float = param(0.1, "dropout of the FC baseline", min=0.0, max=0.9)
     epochs: int = param(12, "training epochs for each estimator", min=1, max=100_000)
-    batch_size: int = param(10, "sequences per mini-batch (the seed: 10 spectrograms)", min=1, max=4096)
-    t_trunc: int = param(0, "cut sequences into segments of this many frames for training (0: whole sequences)",
-                         min=0, max=100_000)
+    batch_size: int = param(10, "whole sequences per mini-batch (the seed: 10 spectrograms), or segments when "
+                            "t_trunc > 0", min=1, max=4096)
+    t_trunc: int = param(0, "train on segments of this many frames, batch_size segments per mini-batch "
+                         "(0: whole sequences)", min=0, max=100_000)
     lr: float = param(3e-3, "Adam learning rate (the seed leaves it open; 3e-3 learns in the few epochs of quick)",
                       min=0.0, max=1.0)
+    lr_schedule: str = param("cosine", "learning rate over the epochs: cosine decay to 5% of lr, or constant",
+                             choices=("cosine", "constant"))
+    remix_db: float = param(5.0, "each epoch, shift every training noise in time and scale it by up to this many dB "
+                            "before mixing (0: the files' own mixtures only)", min=0.0, max=40.0)
     grad_clip: float = param(1.0, "clip the gradient norm to this (0: off); keeps early RNN steps stable",
                              min=0.0)
     made_speech: str = param("auto", "speech of the made-up data: espeak-ng if installed (auto), or made-up "
@@ -157,17 +164,61 @@ def feature_stats(split: denoise_data.Split, batch: int = 32) -> tuple[torch.Ten
     return mean.float(), (square / count - mean.square()).clamp(min=0).sqrt().float()
 
 
+def remixed(split: denoise_data.Split, db: float, order: torch.Generator) -> denoise_data.Split:
+    """The training split with every noise shifted in time and scaled: a new mixture each epoch.
+
+    Each file's noise is rotated by a random offset within its own length and scaled by a
+    random gain of up to ``db`` dB either way, then added to the unchanged speech. The
+    network then never sees the same speech/noise pairing twice, which keeps the RNN from
+    memorising the few hundred training sequences; it uses only the files' own speech and
+    noise, so it applies to any data set in the seed's layout.
+    """
+    lengths, offsets = split.noisy.lengths, split.noisy.offsets
+    device = lengths.device
+    shift = (torch.rand(len(lengths), generator=order) * lengths.cpu()).long().to(device)
+    gain = (10 ** ((2 * torch.rand(len(lengths), generator=order) - 1) * db / 20)).to(device)
+    file = torch.repeat_interleave(torch.arange(len(lengths), device=device), lengths)
+    local = torch.arange(split.noisy.flat.numel(), device=device) - offsets[file]
+    noise = split.noise.flat[offsets[file] + (local + shift[file]) % lengths[file]] * gain[file]
+    ragged = lambda flat: denoise_data.Ragged(flat, offsets, lengths)  # noqa: E731
+    return denoise_data.Split(split.ids, ragged(split.speech.flat + noise), split.speech, ragged(noise))
+
+
+SEGMENT_POOL = 64  # files cut into segments and shuffled together: bounds memory, mixes files within a batch
+
+
+def batches(split: denoise_data.Split, cfg: Config, order: torch.Generator):
+    """Shuffled training mini-batches ``(mag, target, valid)`` of one epoch.
+
+    ``t_trunc=0``: ``batch_size`` whole sequences (the seed). Otherwise every file is cut into
+    ``t_trunc``-frame segments from a random first frame (so cuts fall elsewhere each epoch),
+    and ``batch_size`` segments from a pool of files form a batch: more, smaller optimiser
+    steps per epoch.
+    """
+    perm = torch.randperm(len(split.noisy), generator=order)
+    if not cfg.t_trunc:
+        for start in range(0, len(perm), cfg.batch_size):
+            yield spectra(split, perm[start:start + cfg.batch_size])
+        return
+    for start in range(0, len(perm), SEGMENT_POOL):
+        mag, target, valid = spectra(split, perm[start:start + SEGMENT_POOL])
+        shortest = int(valid.sum(1).min())  # every file keeps frames after the skip
+        skip = int(torch.randint(min(cfg.t_trunc, shortest), (1,), generator=order))
+        mag, target, valid = segments(mag[:, skip:], target[:, skip:], valid[:, skip:], cfg.t_trunc)
+        shuffle = torch.randperm(len(mag), generator=order).to(mag.device)
+        for first in range(0, len(mag), cfg.batch_size):
+            pick = shuffle[first:first + cfg.batch_size]
+            yield mag[pick], target[pick], valid[pick]
+
+
 def train_epoch(model: Masker, optimizer: torch.optim.Optimizer, split: denoise_data.Split, cfg: Config,
                 order: torch.Generator) -> tuple[torch.Tensor, int]:
     """One pass over the training set in shuffled mini-batches; (mean loss, frames seen)."""
     model.train()
-    device = split.noisy.flat.device
-    perm = torch.randperm(len(split.noisy), generator=order)
-    total, frames, batches = torch.zeros((), device=device), 0, 0
-    for start in range(0, len(perm), cfg.batch_size):
-        mag, target, valid = spectra(split, perm[start:start + cfg.batch_size])
-        if cfg.t_trunc:
-            mag, target, valid = segments(mag, target, valid, cfg.t_trunc)
+    if cfg.remix_db > 0:
+        split = remixed(split, cfg.remix_db, order)
+    total, frames, steps = torch.zeros((), device=split.noisy.flat.device), 0, 0
+    for mag, target, valid in batches(split, cfg, order):
         loss = masked_bce(model(mag), target, valid)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -176,8 +227,8 @@ def train_epoch(model: Masker, optimizer: torch.optim.Optimizer, split: denoise_
         optimizer.step()
         total += loss.detach()
         frames += int(valid.shape[0] * valid.shape[1])
-        batches += 1
-    return total / batches, frames
+        steps += 1
+    return total / steps, frames
 
 
 @torch.no_grad()
@@ -222,10 +273,23 @@ def n_valid_frames(split: denoise_data.Split) -> int:
     return int((1 + split.noisy.lengths // HOP).sum())
 
 
+def epoch_lr(cfg: Config, epoch: int) -> float:
+    """Learning rate of an epoch: constant, or a cosine from ``lr`` down to 5% of it over the epochs.
+
+    The decay lets the last epochs settle into a minimum instead of hopping around it, so
+    the best-epoch choice depends less on luck (the validation SNR of a constant 3e-3
+    swings by about 0.4 dB from epoch to epoch).
+    """
+    if cfg.lr_schedule == "constant" or cfg.epochs == 1:
+        return cfg.lr
+    done = epoch / (cfg.epochs - 1)
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * done)))
+
+
 def build(arm: str, cfg: Config) -> Masker:
     bins = N_FFT // 2 + 1
     if arm == "rnn":
-        return RecurrentMasker(bins, cfg.cell, cfg.hidden, cfg.layers, cfg.dropout, cfg.bidirectional)
+        return RecurrentMasker(bins, cfg.cell, cfg.hidden, cfg.layers, cfg.dropout, cfg.bidirectional, cfg.proj)
     return FramewiseMasker(bins, cfg.fc_hidden, cfg.fc_layers, cfg.fc_dropout)
 
 
@@ -261,6 +325,8 @@ def run_seed(ctx: Context) -> None:
                 "n_fft": N_FFT, "hop": HOP, "seed": seed}
         for epoch in stage.epochs(cfg.epochs, desc=f"seed {seed} {arm}"):
             start = time.perf_counter()
+            for group in optimizer.param_groups:  # a function of the epoch alone, so a resumed run matches
+                group["lr"] = epoch_lr(cfg, epoch)
             loss, frames = train_epoch(model, optimizer, data.train, cfg, order)
             seconds = time.perf_counter() - start
             scores = evaluate(model, data.val)
@@ -473,12 +539,17 @@ def report(run: Run) -> Section:
              f"{data.get('test_files', 0)} test, {data.get('sample_rate', '?')} Hz."
              + (" " + " ".join(data["notes"]) if data.get("notes") else "")),
         Text(f"STFT: {N_FFT}-point Hann window, hop {HOP}, {N_FFT // 2 + 1} bins; input: log magnitude standardised per "
-             f"bin with training-set statistics. RNN: {cfg['layers']}-layer{bidir} {cfg['cell'].upper()}, {cfg['hidden']} "
+             f"bin with training-set statistics. RNN: "
+             + (f"a frame-wise input layer of {cfg['proj']} ReLU units, then " if cfg.get("proj") else "")
+             + f"{cfg['layers']}-layer{bidir} {cfg['cell'].upper()}, {cfg['hidden']} "
              f"units, dropout {cfg['dropout']}, sigmoid output layer. FC baseline: {cfg['fc_layers']} hidden layers of "
              f"{cfg['fc_hidden']} ReLU units, dropout {cfg['fc_dropout']}, one frame at a time. Both: Adam "
-             f"{cfg['lr']}, mini-batches of {cfg['batch_size']} "
-             + (f"sequences cut into {cfg['t_trunc']}-frame segments" if cfg["t_trunc"] else "whole sequences (padding "
+             f"{cfg['lr']}" + (" decayed along a cosine to 5%" if cfg.get("lr_schedule") == "cosine" else "")
+             + f", mini-batches of {cfg['batch_size']} "
+             + (f"{cfg['t_trunc']}-frame segments (each epoch cut from a random first frame)" if cfg["t_trunc"] else "whole sequences (padding "
                 "masked out of the loss)")
+             + (f"; every epoch each training noise is shifted in time and scaled by up to ±{cfg['remix_db']:g} dB "
+                "before mixing" if cfg.get("remix_db") else "")
              + f", {cfg['epochs']} epochs, binary cross-entropy against the ideal binary mask. Training speed: "
              f"{h['rnn_train_frames_per_s'] or 0:,.0f} frames/s (RNN) on {conf['device']}."),
         Code(f"from sslab.runner import run_recipe\nrun = run_recipe('denoise', preset={conf['preset']!r}, "
