@@ -1,4 +1,5 @@
 import html
+import importlib.util
 import json
 import shutil
 
@@ -53,12 +54,16 @@ def test_a_run_all_folder_gives_the_study_report_and_unfinished_runs_are_refused
     assert "did not finish" in err and "--resume" in err and not (tmp_path / "x.html").exists()
 
 
-def test_run_all_ends_with_the_study_report_in_both_formats(tmp_path, monkeypatch):
+def test_run_all_ends_with_the_study_report_in_both_formats(tmp_path, monkeypatch, capsys):
     # The whole of `run all`, cut to one recipe to stay fast: the folder still opens with its claims.
     monkeypatch.setattr(registry, "_REGISTRY", {"augment": registry.get("augment")})
+    logger = "tensorboard" if importlib.util.find_spec("tensorboard") else "none"  # an optional dependency
     page = runner.run_all(preset="smoke", overrides={"augment.epochs": "1", "augment.synthetic_size": "300"},
-                          data=None, out=tmp_path, seeds=None, device="cpu")
+                          data=None, out=tmp_path, seeds=None, device="cpu", logger=logger)
     root = page.parent
+    if logger == "tensorboard":
+        assert f"tensorboard --logdir {root}`" in capsys.readouterr().out  # one line for the whole study
+        assert any((root / "augment" / "tensorboard").glob("events.out.tfevents.*"))
     assert page == root / "report.html" and (root / "report.ipynb").is_file()
     text = page.read_text()
     (claim,) = _claims(root / "augment")
