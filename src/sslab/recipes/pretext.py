@@ -364,7 +364,8 @@ def summarize(run: Run) -> dict:
     best_gains = [t - b for t, b in zip(best["transfer"], best["baseline"])]
     c = stats.claim("Self-supervised pretext features improve final test accuracy (points)", gains, scale=100,
                     digits=1)
-    c_best = stats.claim("... and best test accuracy over training (points)", best_gains, scale=100, digits=1)
+    c_best = stats.claim("Self-supervised pretext features improve the best test accuracy over training (points)",
+                         best_gains, scale=100, digits=1)
     b_m, b_h = stats.mean_ci(final["baseline"])
     t_m, t_h = stats.mean_ci(final["transfer"])
     epochs, accs = curves(run, "baseline")
