@@ -18,3 +18,32 @@ def sslab(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict |
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "sslab", *args], cwd=cwd or REPO, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
+
+
+def kill_midway(args: list[str], out: Path, ready, timeout: float = 180) -> Path:
+    """Start ``sslab ARGS --out OUT``, SIGKILL it once ``ready(metric lines)`` holds; return the run folder.
+
+    This is how a user's run dies (power cut, OOM killer): no handler runs, files are as
+    the last completed write left them.
+    """
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "sslab", *args, "--out", str(out)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    run_dir = None
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = list(Path(out).glob("*/metrics.jsonl"))
+            if found and ready(found[0].read_text().splitlines()):
+                run_dir = found[0].parent
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert run_dir is not None, "the run finished or never started before it could be killed"
+    assert not (run_dir / "summary.json").exists(), "a killed run must not look complete"
+    return run_dir

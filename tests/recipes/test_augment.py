@@ -1,9 +1,4 @@
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +8,7 @@ from sslab.config import build_config
 from sslab.data.synthetic_images import make_images
 from sslab.recipes.augment import PRESETS, Config, split
 
-from sslab_testing import REPO, sslab
+from sslab_testing import kill_midway, sslab
 
 
 def test_split_sizes_disjoint_and_seeded():
@@ -57,22 +52,8 @@ def test_resume_after_sigkill_gives_the_same_numbers(tmp_path):
     assert ref.returncode == 0, ref.stderr
     (ref_run,) = (tmp_path / "ref").iterdir()
 
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "sslab", *args, "--out", str(tmp_path / "killed")], cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    metrics = None
-    while time.time() < deadline and proc.poll() is None:
-        found = list((tmp_path / "killed").glob("*/metrics.jsonl"))
-        if found and found[0].read_text().count("\n") >= 5:  # mid-way through the augmented arm
-            metrics = found[0]
-            break
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert metrics is not None, "the run finished or never started before it could be killed"
-    killed_run = metrics.parent
-    assert not (killed_run / "summary.json").exists()
+    # killed mid-way through the augmented arm
+    killed_run = kill_midway(args, tmp_path / "killed", lambda lines: len(lines) >= 5)
     resumed = sslab("run", "--resume", str(killed_run))
     assert resumed.returncode == 0, resumed.stderr
     assert _final_metrics(killed_run) == _final_metrics(ref_run)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ import torch
 from sslab.cli import main
 from sslab.errors import UserError
 from sslab.recipes import generate as recipe
+from sslab_testing import kill_midway
 from sslab.runner import run_recipe
 
 VOLATILE = {"time", "steps_per_s", "audio_seconds_per_s"}
@@ -68,23 +67,8 @@ def test_smoke_run_end_to_end(tmp_path, one_thread):
 def test_killed_run_resumes_to_the_same_numbers(tmp_path, one_thread):
     overrides = ["epochs=6", "steps_per_epoch=3", "eval_every=2"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "sslab", "run", "generate", *overrides, "--preset", "smoke",
-           "--out", str(tmp_path / "killed")]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    run_dir = None
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            found = list((tmp_path / "killed").glob("generate-*/metrics.jsonl"))
-            if found and sum('"phase": "vae"' in line for line in found[0].read_text().splitlines()) >= 3:
-                run_dir = found[0].parent
-                break
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert run_dir is not None, "the run finished or never started before it could be killed"
-    assert not (run_dir / "summary.json").exists()
+    run_dir = kill_midway(["run", "generate", *overrides, "--preset", "smoke"], tmp_path / "killed",
+                          lambda lines: sum('"phase": "vae"' in line for line in lines) >= 3)
     done = subprocess.run([sys.executable, "-m", "sslab", "run", "--resume", str(run_dir)], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

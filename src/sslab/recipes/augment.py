@@ -155,7 +155,8 @@ def summarize(run: Run) -> dict:
     b_m, b_h = stats.mean_ci(final["baseline"])
     a_m, a_h = stats.mean_ci(final["augmented"])
     n = len(gains)
-    text = (f"Augmentation {'raised' if c['mean'] > 0 else 'lowered'} final validation accuracy from "
+    verb = "raised" if c["mean"] > 0 else "lowered" if c["mean"] < 0 else "did not change"
+    text = (f"Augmentation {verb} final validation accuracy from "
             f"{stats.fmt_ci(b_m, b_h, 1, 100)}% to {stats.fmt_ci(a_m, a_h, 1, 100)}% "
             f"({'+' if c['mean'] >= 0 else ''}{c['shown']} points over {n} seed{'s' if n > 1 else ''}); "
             f"the claim is {c['verdict']} on this run.")
@@ -198,7 +199,7 @@ def report(run: Run) -> Section:
              f"held out for validation (indices in `splits/`). Training speed: "
              f"{h['train_images_per_s'] or 0:,.0f} images/s on {conf['device']}."),
         Code(f"from sslab.runner import run_recipe\nrun = run_recipe('augment', preset={conf['preset']!r}, "
-             f"seeds={len(conf['seeds'])})\nprint(run.summary()['text'])"),
+             f"seeds={len(conf['seeds'])})\nprint(run.summary()['text'])", output=s["text"] + "\n"),
     ]
     return Section("Data augmentation (seed P1)", blocks,
                    subtitle="Small CNN: baseline vs a 4x augmented training set (brighter, darker, mirrored, original)")

@@ -793,7 +793,7 @@ def report(run: Run) -> Section:
              f"Barlow Twins term divided by the projector width. Linear probe: softmax regression on standardised "
              f"frozen features, L-BFGS, L2 {cfg['probe_l2']}."),
         Code(f"from sslab.runner import run_recipe\nrun = run_recipe('barlow', preset={conf['preset']!r}, "
-             f"seeds={len(conf['seeds'])})\nprint(run.summary()['text'])"),
+             f"seeds={len(conf['seeds'])})\nprint(run.summary()['text'])", output=s["text"] + "\n"),
     ]
     return Section("Barlow Twins, linear probe and semi-supervised learning (seed 2.2)", blocks,
                    subtitle="Self-supervised pre-training on unlabelled images; t-SNE of the embedding as it trains; "

@@ -569,7 +569,7 @@ def report(run: Run) -> Section:
              f"steps/s, {h['audio_seconds_per_s']:.1f} s of audio generated per second (with Griffin-Lim)."),
         Code(f"from sslab.runner import run_recipe\nrun = run_recipe('generate', preset={conf['preset']!r})\n"
              f"print(run.summary()['text'])\n# then: sslab sample --checkpoint {{run.root}} --genre {test_genre} "
-             f"--n 5 --seconds 5 --out samples/"),
+             f"--n 5 --seconds 5 --out samples/", output=s["text"] + "\n"),
     ]
     return Section("Genre-conditioned generative audio (seed 2.1)", blocks,
                    subtitle=f"A conditional {kind.upper()} makes clips of a requested genre; a genre classifier "
