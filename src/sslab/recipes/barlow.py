@@ -717,6 +717,14 @@ def summarize(run: Run) -> dict:
         stats.claim(f"The joint objective beats the supervised baseline with {small * 100:g}% of the labels "
                     "(accuracy points)",
                     [a - b for a, b in zip(res["joint"][small], res["supervised"][small])], scale=100),
+        stats.claim(f"A linear probe on the frozen Barlow Twins encoder beats the supervised baseline with "
+                    f"{small * 100:g}% of the labels (accuracy points)",
+                    [a - b for a, b in zip(res["linear probe"][small], res["supervised"][small])], scale=100),
+        stats.claim(f"Semi-supervised (the better of fine-tune and joint) beats both the supervised baseline and "
+                    f"the linear probe with {small * 100:g}% of the labels (points over the better of the two)",
+                    [max(f, j) - max(b, p) for f, j, b, p in zip(res["fine-tune"][small], res["joint"][small],
+                                                                  res["supervised"][small], res["linear probe"][small])],
+                    scale=100),
         stats.claim("The representation improves during Barlow Twins pre-training (kNN accuracy points, last "
                     "snapshot minus the random initialisation)", knn_gain, scale=100),
     ]
