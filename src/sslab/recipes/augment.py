@@ -92,6 +92,10 @@ def run_seed(ctx: Context) -> None:
         # Sample i of the 4N set is version i // N of image i % N, built in [0, 1] then sent to [-1, 1].
         return unit_to_signed(apply_versions(to_unit(batch_u8), sample // n, cfg.brighten, cfg.darken))
 
+    if seed == run.config()["seeds"][0] and not (run.figures / "augmented_examples.png").exists():
+        # Drawn before training, so a live logger (TensorBoard) shows it from the first epoch.
+        draw_examples(train, cfg, run.figures / "augmented_examples")
+
     for arm in ARMS:
         torch.manual_seed(phase_seed(seed, f"init-{arm}"))
         model = SmallCNN(len(pool.classes)).to(dev)
@@ -112,8 +116,6 @@ def run_seed(ctx: Context) -> None:
             stage.show(val_acc=val_acc, loss=loss.item())
         save_model(run.checkpoint_path(f"seed{seed}/{arm}-model"), model,
                    {"recipe": "augment", "arm": arm, "n_classes": len(pool.classes), "classes": list(pool.classes)})
-    if seed == run.config()["seeds"][0] and not (run.figures / "augmented_examples.png").exists():
-        draw_examples(train, cfg, run.figures / "augmented_examples")
 
 
 def draw_examples(train: ImageSet, cfg: Config, stem: Path, per_row: int = 6) -> None:
