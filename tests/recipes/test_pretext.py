@@ -144,8 +144,8 @@ def _kill_when(args: list[str], out_records: int, folder: Path, pattern: str) ->
 
 
 def test_killed_in_every_phase_resumes_to_the_same_numbers(tmp_path):
-    args = ["run", "pretext", "--preset", "smoke", "synthetic_size=300", "pretext_epochs=3", "epochs=30",
-            "--device", "cpu"]
+    args = ["run", "pretext", "--preset", "smoke", "synthetic_size=300", "synthetic_test_size=100", "pretext_epochs=3",
+            "epochs=30", "--device", "cpu"]
     overrides = dict(a.split("=") for a in args if "=" in a)
     ref_run = run_recipe("pretext", preset="smoke", overrides=overrides, out=tmp_path / "ref", device="cpu").root
     phases = [json.loads(line).get("phase") for line in (ref_run / "metrics.jsonl").read_text().splitlines()]
