@@ -10,7 +10,7 @@ from sslab.errors import UserError
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_recurrent_masker_is_causal_and_rebuilds_from_its_architecture(cell):
     torch.manual_seed(0)
-    model = RecurrentMasker(513, cell, hidden=32, layers=2, dropout=0.1, proj=24).eval()
+    model = RecurrentMasker(513, cell, hidden=32, layers=2, dropout=0.1, proj=24, head=40).eval()
     mag = torch.rand(2, 20, 513)
     out = model(mag)
     assert out.shape == (2, 20, 513)
@@ -22,14 +22,17 @@ def test_recurrent_masker_is_causal_and_rebuilds_from_its_architecture(cell):
     rebuilt = build_masker(architecture(model))
     rebuilt.load_state_dict(model.state_dict())
     assert torch.equal(rebuilt.eval()(mag), out)
-    assert architecture(rebuilt)["proj"] == 24
+    assert architecture(rebuilt)["proj"] == 24 and architecture(rebuilt)["head"] == 40
 
 
 def test_model_files_without_an_input_layer_still_load():
-    """Models saved before the input layer existed have no "proj" in their architecture."""
-    spec = architecture(RecurrentMasker(513, "gru", hidden=8))
-    spec.pop("proj")
-    assert isinstance(build_masker(spec).proj, torch.nn.Identity)
+    """Models saved before the input and output layers existed have no "proj"/"head" in their architecture."""
+    old = RecurrentMasker(513, "gru", hidden=8)
+    spec = architecture(old)
+    spec.pop("proj"), spec.pop("head")
+    rebuilt = build_masker(spec)
+    assert isinstance(rebuilt.proj, torch.nn.Identity)
+    rebuilt.load_state_dict(old.state_dict())
 
 
 def test_framewise_baseline_sees_one_frame():
@@ -46,7 +49,7 @@ def test_framewise_baseline_sees_one_frame():
 @pytest.mark.parametrize("chunk", [1, 160, 512, 777, 4000])
 def test_streaming_equals_whole_file(chunk):
     torch.manual_seed(0)
-    model = RecurrentMasker(513, "gru", hidden=32, layers=2, proj=16)
+    model = RecurrentMasker(513, "gru", hidden=32, layers=2, proj=16, head=24)
     rng = np.random.default_rng(chunk)
     for length in (513, 1536, 9001 if chunk > 1 else 2000):
         x = (0.1 * rng.standard_normal(length)).astype(np.float32)

@@ -41,17 +41,22 @@ class Masker(nn.Module):
 
 
 class RecurrentMasker(Masker):
-    """``M_t = sigmoid(W h_t + b)``, ``h_t = RNN(P(|X|)_{1:t})``: the seed's equation (3).
+    """``M_t = sigmoid(f(h_t, x_t))``, ``h_t = RNN(P(x)_{1:t})``, ``x = features(|X|)``: the seed's equation (3).
 
     ``P`` is an optional frame-wise input layer (``proj`` ReLU units, 0: none). It maps the
     513 log-spectral features to a smaller learned basis before the recurrence, so the
     recurrent weights act on a compact representation instead of raw bins (fewer weights to
     fit per time step, less over-fitting on small speech sets). It sees one frame at a time,
     so the model stays causal and streamable.
+
+    ``head`` (ReLU units, 0: none) replaces the linear output layer by a frame-wise hidden
+    layer that reads the recurrent output *and* the frame's own features: the per-frame
+    non-linear mapping the FC baseline has, plus the context the recurrence carries (a
+    linear read-out of a bounded GRU state alone is a weak per-bin classifier).
     """
 
     def __init__(self, n_bins: int = 513, cell: str = "gru", hidden: int = 256, layers: int = 1,
-                 dropout: float = 0.0, bidirectional: bool = False, proj: int = 0):
+                 dropout: float = 0.0, bidirectional: bool = False, proj: int = 0, head: int = 0):
         super().__init__(n_bins)
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
         self.cell = cell
@@ -62,15 +67,22 @@ class RecurrentMasker(Masker):
         self.rnn = rnn(proj or n_bins, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0,
                        bidirectional=bidirectional)
         self.drop = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden * (2 if bidirectional else 1), n_bins)
+        width = hidden * (2 if bidirectional else 1)
+        self.head_units = head
+        self.out = (nn.Sequential(nn.Linear(width + n_bins, head), nn.ReLU(), nn.Dropout(dropout), nn.Linear(head, n_bins))
+                    if head else nn.Linear(width, n_bins))
 
     def forward(self, mag: torch.Tensor) -> torch.Tensor:
         return self.step(mag)[0]
 
     def step(self, mag: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         """Logits for ``mag`` continuing from the recurrent ``state`` of earlier frames."""
-        hidden, state = self.rnn(self.proj(self.features(mag)), state)
-        return self.out(self.drop(hidden)), state
+        features = self.features(mag)
+        hidden, state = self.rnn(self.proj(features), state)
+        hidden = self.drop(hidden)
+        if self.head_units:
+            hidden = torch.cat([hidden, features], -1)
+        return self.out(hidden), state
 
 
 class FramewiseMasker(Masker):
@@ -98,7 +110,8 @@ def build_masker(spec: Mapping[str, Any]) -> Masker:
     kind = spec.get("kind")
     if kind == "rnn":
         return RecurrentMasker(spec["n_bins"], spec["cell"], spec["hidden"], spec["layers"], spec.get("dropout", 0.0),
-                               spec.get("bidirectional", False), spec.get("proj", 0))
+                               spec.get("bidirectional", False), spec.get("proj", 0),
+                               spec.get("head", 0))
     if kind == "fc":
         return FramewiseMasker(spec["n_bins"], spec["hidden"], spec["layers"], spec.get("dropout", 0.0))
     raise UserError(f"unknown mask estimator kind {kind!r} in the model file; was it written by `sslab run denoise`?")
@@ -109,7 +122,7 @@ def architecture(model: Masker) -> dict[str, Any]:
     if isinstance(model, RecurrentMasker):
         return {"kind": "rnn", "n_bins": model.n_bins, "cell": model.cell, "hidden": model.rnn.hidden_size,
                 "layers": model.rnn.num_layers, "dropout": model.drop.p, "bidirectional": model.bidirectional,
-                "proj": model.proj_units}
+                "proj": model.proj_units, "head": model.head_units}
     if isinstance(model, FramewiseMasker):
         linears = [m for m in model.net if isinstance(m, nn.Linear)]
         drops = [m for m in model.net if isinstance(m, nn.Dropout)]

@@ -54,6 +54,9 @@ class Config(RecipeConfig):
                            min=0.0, max=0.9)
     proj: int = param(0, "ReLU units of the frame-wise input layer before the recurrence (0: none)",
                       min=0, max=8192)
+    head: int = param(512, "ReLU units of a frame-wise output layer reading the recurrent output and the frame's "
+                      "features (0: a linear read-out of the recurrent state)",
+                      min=0, max=16384)
     bidirectional: bool = param(False, "also read the sequence backwards (not causal: no streaming)")
     fc_hidden: int = param(512, "units per hidden layer of the frame-wise FC baseline", min=1, max=16384)
     fc_layers: int = param(2, "hidden layers of the FC baseline", min=1, max=8)
@@ -77,7 +80,7 @@ class Config(RecipeConfig):
     made_val_speakers: int = param(2, "validation speakers of the made-up data", min=1, max=1000)
     made_test_speakers: int = param(1, "test speakers of the made-up data", min=1, max=1000)
     made_sentences: int = param(5, "sentences per made-up speaker", min=1, max=1000)
-    noises_per_utterance: int = param(5, "noisy versions of each made-up utterance (the seed: 10)", min=1, max=100)
+    noises_per_utterance: int = param(3, "noisy versions of each made-up utterance (the seed: 10)", min=1, max=100)
     snr_low: float = param(-5.0, "lowest mixing SNR of the made-up data (dB)", min=-60.0, max=60.0)
     snr_high: float = param(5.0, "highest mixing SNR of the made-up data (dB)", min=-60.0, max=60.0)
     made_seconds: float = param(3.0, "mean length of a made-up (synthetic) utterance in seconds", min=0.2, max=60.0)
@@ -92,7 +95,7 @@ class Config(RecipeConfig):
 
 
 PRESETS = {
-    "smoke": {"hidden": 32, "fc_hidden": 32, "epochs": 2, "made_speech": "synthetic", "made_speakers": 2,
+    "smoke": {"hidden": 32, "head": 32, "fc_hidden": 32, "epochs": 2, "made_speech": "synthetic", "made_speakers": 2,
               "made_val_speakers": 1, "made_test_speakers": 1, "made_sentences": 2, "noises_per_utterance": 2,
               "made_seconds": 1.0, "examples": 1},
     "quick": {},
@@ -289,7 +292,8 @@ def epoch_lr(cfg: Config, epoch: int) -> float:
 def build(arm: str, cfg: Config) -> Masker:
     bins = N_FFT // 2 + 1
     if arm == "rnn":
-        return RecurrentMasker(bins, cfg.cell, cfg.hidden, cfg.layers, cfg.dropout, cfg.bidirectional, cfg.proj)
+        return RecurrentMasker(bins, cfg.cell, cfg.hidden, cfg.layers, cfg.dropout, cfg.bidirectional, cfg.proj,
+                                cfg.head)
     return FramewiseMasker(bins, cfg.fc_hidden, cfg.fc_layers, cfg.fc_dropout)
 
 
@@ -542,7 +546,10 @@ def report(run: Run) -> Section:
              f"bin with training-set statistics. RNN: "
              + (f"a frame-wise input layer of {cfg['proj']} ReLU units, then " if cfg.get("proj") else "")
              + f"{cfg['layers']}-layer{bidir} {cfg['cell'].upper()}, {cfg['hidden']} "
-             f"units, dropout {cfg['dropout']}, sigmoid output layer. FC baseline: {cfg['fc_layers']} hidden layers of "
+             f"units, dropout {cfg['dropout']}, "
+             + (f"then a frame-wise layer of {cfg['head']} ReLU units reading the recurrent output and the frame's "
+                "features, " if cfg.get("head") else "")
+             + f"sigmoid output layer. FC baseline: {cfg['fc_layers']} hidden layers of "
              f"{cfg['fc_hidden']} ReLU units, dropout {cfg['fc_dropout']}, one frame at a time. Both: Adam "
              f"{cfg['lr']}" + (" decayed along a cosine to 5%" if cfg.get("lr_schedule") == "cosine" else "")
              + f", mini-batches of {cfg['batch_size']} "
