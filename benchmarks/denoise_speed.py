@@ -5,7 +5,7 @@ through cuDNN/oneDNN GRU kernels, batched STFTs) and a reference that runs the s
 model one frame at a time from Python. Prints both and their ratio. Target: a minute of
 16 kHz audio denoised in under half a second on 2 CPU cores.
 
-    python benchmarks/denoise_speed.py [--device cpu|cuda] [--hidden H] [--layers L] [--proj P]
+    python benchmarks/denoise_speed.py [--device cpu|cuda] [--hidden H] [--layers L] [--proj P] [--head U]
 
 The model size defaults to the recipe's default (quick) configuration.
 """
@@ -49,14 +49,15 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=defaults.hidden)
     parser.add_argument("--layers", type=int, default=defaults.layers)
     parser.add_argument("--proj", type=int, default=defaults.proj, help="input layer units (0: none)")
+    parser.add_argument("--head", type=int, default=defaults.head, help="output layer units (0: linear read-out)")
     parser.add_argument("--seconds", type=float, default=60.0, help="audio length for the inference test")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
-    model = RecurrentMasker(513, "gru", args.hidden, args.layers, proj=args.proj).to(device)
+    model = RecurrentMasker(513, "gru", args.hidden, args.layers, proj=args.proj, head=args.head).to(device)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     print(f"device {device}, torch threads {torch.get_num_threads()}, input layer {args.proj}, "
-          f"GRU {args.layers}x{args.hidden}")
+          f"GRU {args.layers}x{args.hidden}, output layer {args.head}")
 
     # Training: a mini-batch of 10 sequences of 100 frames (about 3.2 s each), the seed's batch.
     mag = torch.rand(10, 100, 513, device=device) * 10
