@@ -84,7 +84,20 @@ def recipes() -> dict[str, Recipe]:
     return _REGISTRY
 
 
+def names() -> list[str]:
+    """Recipe names without importing them (a recipe's module is named after it)."""
+    found = [i.name for i in pkgutil.iter_modules([str(Path(__file__).parent)]) if not i.name.startswith("_")]
+    return [n for n in ORDER if n in found] + sorted(n for n in found if n not in ORDER)
+
+
 def get(name: str) -> Recipe:
+    """One recipe, importing only its own module (so a run does not pay for the others' imports)."""
+    if _REGISTRY is not None and name in _REGISTRY:
+        return _REGISTRY[name]
+    if name in names():
+        recipe = getattr(importlib.import_module(f"{__name__}.{name}"), "RECIPE", None)
+        if isinstance(recipe, Recipe) and recipe.name == name:
+            return recipe
     table = recipes()
     if name not in table:
         raise UserError(f"unknown recipe {name!r}; choose one of {', '.join(table)} or all")
