@@ -48,7 +48,7 @@ class Config(RecipeConfig):
 
 PRESETS = {
     "smoke": {"epochs": 2, "val_size": 100, "synthetic_size": 600, "batch_size": 64},
-    "quick": {},
+    "quick": {"seeds": 2},  # two seeds, so even the demo shows a confidence interval
     # The seed: 5,000 of 50,000 for validation, Adam 1e-3, 200 epochs each arm.
     "paper": {"epochs": 200, "val_size": 5000, "synthetic_size": 50_000, "seeds": 3},
 }
