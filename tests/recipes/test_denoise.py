@@ -1,10 +1,8 @@
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from sslab.audio.models import RecurrentMasker
 from sslab.data.denoise import Ragged, Split, load_layout, make_denoise
 from sslab.recipes import denoise as recipe
 from sslab.runner import run_recipe
+from sslab_testing import kill_midway
 
 SHARED_NOISE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "noise"
 VOLATILE = {"time", "frames_per_s"}
@@ -85,23 +84,8 @@ def test_smoke_run_end_to_end(tmp_path):
 def test_killed_run_resumes_to_the_same_numbers(tmp_path):
     overrides = ["epochs=6"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "sslab", "run", "denoise", *overrides, "--preset", "smoke", "--out",
-           str(tmp_path / "killed")]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    run_dir = None
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            found = list((tmp_path / "killed").glob("denoise-*/metrics.jsonl"))
-            if found and sum('"phase": "rnn"' in line for line in found[0].read_text().splitlines()) >= 3:
-                run_dir = found[0].parent
-                break
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert run_dir is not None, "the run finished or never started before it could be killed"
-    assert not (run_dir / "summary.json").exists()
+    run_dir = kill_midway(["run", "denoise", *overrides, "--preset", "smoke"], tmp_path / "killed",
+                          lambda lines: sum('"phase": "rnn"' in line for line in lines) >= 3)
     done = subprocess.run([sys.executable, "-m", "sslab", "run", "--resume", str(run_dir)], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
