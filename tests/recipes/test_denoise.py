@@ -144,6 +144,31 @@ def test_remixing_rotates_and_scales_each_files_own_noise():
     assert not torch.equal(other.noisy.flat, out.noisy.flat)
 
 
+def test_swapped_remixing_takes_another_files_noise_at_its_own_level():
+    split = _ragged_split([300, 520, 410, 350])
+    split.noise.flat[split.noise.offsets[2]:split.noise.offsets[3]] *= 4  # a louder noise file
+    out = recipe.remixed(split, 5.0, torch.Generator().manual_seed(0), swap=1.0)
+    torch.testing.assert_close(out.noisy.flat, out.speech.flat + out.noise.flat)
+    for i in range(4):
+        own, new = split.noise.signal(i), out.noise.signal(i)
+        # its level stays within ±5 dB of its own noise's (RMS), whoever's noise it took
+        ratio_db = 20 * float(torch.log10(new.square().mean().sqrt() / own.square().mean().sqrt()))
+        matches = []
+        for j in range(4):
+            other = split.noise.signal(j)
+            for k in range(len(other)):
+                candidate = other[(torch.arange(len(own)) + k) % len(other)]
+                gain = float(candidate @ new / (candidate @ candidate))
+                if torch.allclose(candidate * gain, new, atol=1e-5):
+                    matches.append(j)
+        assert matches and i not in matches, (i, matches)  # every file took another file's noise
+        # wrapping a shorter partner repeats it, so the RMS check is loose by the wrap's share
+        assert -5.5 <= ratio_db <= 5.5, (i, ratio_db)
+    kept = recipe.remixed(split, 5.0, torch.Generator().manual_seed(0), swap=0.0)
+    plain = recipe.remixed(split, 5.0, torch.Generator().manual_seed(0))
+    assert torch.equal(kept.noisy.flat, plain.noisy.flat)
+
+
 def test_segment_batches_cover_the_training_frames_once():
     split = _ragged_split([3000, 5200, 4100, 9000, 2600])
     cfg = recipe.Config(t_trunc=4, batch_size=3)

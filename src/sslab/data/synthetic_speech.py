@@ -104,8 +104,18 @@ WORDS = ("the a bright small old green quiet heavy cold warm river house garden 
          "children birds horses sailors farmers doctors people dogs boats trains clouds flowers "
          "yesterday tomorrow today again together alone outside inside above beyond seven twelve "
          "and but because while when if then so very almost nearly only just still yet also").split()
-VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan")
-VARIANTS = ("m1", "m3", "m7", "f1", "f2", "f4", "m2", "f3")
+# Accents (espeak-ng language voices) and voice variants: each variant is its own source and
+# formant model (the klatt ones a different synthesiser), so together with pitch, speed and
+# accent they give a few hundred distinguishable speakers. Grouped by measured median f0
+# (male about 77-128 Hz, female 174-248 Hz) so made-up speaker sets are balanced.
+VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
+          "en-us-nyc")
+MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "klatt", "klatt2", "klatt3", "klatt4", "klatt5",
+                 "klatt6", "Andy", "Alex", "adam", "benjamin", "boris", "caleb", "david", "ed", "edward", "gustave",
+                 "grandpa", "iven", "john", "Lee", "Marco", "max", "michel", "Michael", "Mike", "norbert", "paul",
+                 "pedro", "quincy", "rob", "robert", "sandro", "travis", "victor")
+FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5", "Annie", "Alicia", "Andrea", "aunty", "belinda", "grandma", "linda",
+                   "shelby", "steph", "steph2", "steph3")
 
 
 def espeak_available() -> bool:
@@ -118,10 +128,16 @@ def sentence(rng: np.random.Generator) -> str:
 
 
 def espeak_speaker(index: int) -> dict:
-    """Voice, variant, pitch and speed of made-up speaker ``index`` (stable across runs)."""
+    """Accent, voice variant, pitch, speed and word gap of made-up speaker ``index`` (stable across runs).
+
+    Even indices are male and odd ones female, so any number of consecutive speakers is
+    balanced; within a sex the variant, accent, pitch (espeak 0-99), speed (words per
+    minute) and gap between words (10 ms units) are drawn from the index's own generator.
+    """
     rng = np.random.default_rng(10_007 + index)
-    return {"voice": VOICES[index % len(VOICES)], "variant": VARIANTS[(index // len(VOICES) + index) % len(VARIANTS)],
-            "pitch": int(rng.integers(30, 70)), "speed": int(rng.integers(140, 185))}
+    variants = FEMALE_VARIANTS if index % 2 else MALE_VARIANTS
+    return {"voice": VOICES[int(rng.integers(len(VOICES)))], "variant": variants[int(rng.integers(len(variants)))],
+            "pitch": int(rng.integers(25, 76)), "speed": int(rng.integers(130, 191)), "gap": int(rng.integers(0, 4))}
 
 
 def espeak(text: str, speaker: dict, sr: int = 16000) -> np.ndarray:
@@ -135,7 +151,7 @@ def espeak(text: str, speaker: dict, sr: int = 16000) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "u.wav"
         cmd = ["espeak-ng", "-v", f"{speaker['voice']}+{speaker['variant']}", "-p", str(speaker["pitch"]),
-               "-s", str(speaker["speed"]), "-w", str(path), text]
+               "-s", str(speaker["speed"]), "-g", str(speaker.get("gap", 0)), "-w", str(path), text]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         if done.returncode != 0 or not path.is_file():
             raise UserError(f"espeak-ng failed ({done.stderr.strip()[:200]}); check the installation or use made_speech=synthetic")

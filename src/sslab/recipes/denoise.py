@@ -72,6 +72,9 @@ class Config(RecipeConfig):
                              choices=("cosine", "constant"))
     remix_db: float = param(5.0, "each epoch, shift every training noise in time and scale it by up to this many dB "
                             "before mixing (0: the files' own mixtures only)", min=0.0, max=40.0)
+    remix_swap: float = param(0.0, "with remix_db > 0: the share of training files that take another training "
+                              "file's noise each epoch, rescaled to their own noise's energy (dynamic mixing)",
+                              min=0.0, max=1.0)
     grad_clip: float = param(1.0, "clip the gradient norm to this (0: off); keeps early RNN steps stable",
                              min=0.0)
     made_speech: str = param("auto", "speech of the made-up data: espeak-ng if installed (auto), or made-up "
@@ -167,22 +170,35 @@ def feature_stats(split: denoise_data.Split, batch: int = 32) -> tuple[torch.Ten
     return mean.float(), (square / count - mean.square()).clamp(min=0).sqrt().float()
 
 
-def remixed(split: denoise_data.Split, db: float, order: torch.Generator) -> denoise_data.Split:
+def remixed(split: denoise_data.Split, db: float, order: torch.Generator, swap: float = 0.0) -> denoise_data.Split:
     """The training split with every noise shifted in time and scaled: a new mixture each epoch.
 
-    Each file's noise is rotated by a random offset within its own length and scaled by a
-    random gain of up to ``db`` dB either way, then added to the unchanged speech. The
-    network then never sees the same speech/noise pairing twice, which keeps the RNN from
+    Each file's noise is rotated by a random offset and scaled by a random gain of up to
+    ``db`` dB either way, then added to the unchanged speech. With probability ``swap`` a
+    file takes the noise of another training file instead (dynamic mixing), rescaled to
+    the energy of its own noise so the data set's SNR distribution is kept. The network
+    then never sees the same speech/noise pairing twice, which keeps the RNN from
     memorising the few hundred training sequences; it uses only the files' own speech and
     noise, so it applies to any data set in the seed's layout.
     """
     lengths, offsets = split.noisy.lengths, split.noisy.offsets
-    device = lengths.device
-    shift = (torch.rand(len(lengths), generator=order) * lengths.cpu()).long().to(device)
-    gain = (10 ** ((2 * torch.rand(len(lengths), generator=order) - 1) * db / 20)).to(device)
-    file = torch.repeat_interleave(torch.arange(len(lengths), device=device), lengths)
+    device, n_files = lengths.device, len(lengths)
+    where = torch.rand(n_files, generator=order)
+    gain = 10 ** ((2 * torch.rand(n_files, generator=order) - 1) * db / 20)
+    file = torch.repeat_interleave(torch.arange(n_files, device=device), lengths)
+    partner = torch.arange(n_files)
+    if swap > 0 and n_files > 1:
+        energy = torch.zeros(n_files, dtype=torch.float64, device=device).index_add_(
+            0, file, split.noise.flat.double().square()).cpu() / lengths.cpu()
+        other = (partner + 1 + torch.randint(n_files - 1, (n_files,), generator=order)) % n_files
+        take = (torch.rand(n_files, generator=order) < swap) & (energy[other] > 0)
+        partner = torch.where(take, other, partner)
+        gain = gain * torch.where(take, (energy / energy[other].clamp(min=1e-30)).sqrt(), 1.0).float()
+    partner_length = lengths.cpu()[partner]
+    shift, gain, partner = ((where * partner_length).long().to(device), gain.to(device), partner.to(device))
     local = torch.arange(split.noisy.flat.numel(), device=device) - offsets[file]
-    noise = split.noise.flat[offsets[file] + (local + shift[file]) % lengths[file]] * gain[file]
+    source = offsets[partner[file]] + (local + shift[file]) % lengths[partner[file]]
+    noise = split.noise.flat[source] * gain[file]
     ragged = lambda flat: denoise_data.Ragged(flat, offsets, lengths)  # noqa: E731
     return denoise_data.Split(split.ids, ragged(split.speech.flat + noise), split.speech, ragged(noise))
 
@@ -219,7 +235,7 @@ def train_epoch(model: Masker, optimizer: torch.optim.Optimizer, split: denoise_
     """One pass over the training set in shuffled mini-batches; (mean loss, frames seen)."""
     model.train()
     if cfg.remix_db > 0:
-        split = remixed(split, cfg.remix_db, order)
+        split = remixed(split, cfg.remix_db, order, cfg.remix_swap)
     total, frames, steps = torch.zeros((), device=split.noisy.flat.device), 0, 0
     for mag, target, valid in batches(split, cfg, order):
         loss = masked_bce(model(mag), target, valid)
@@ -557,6 +573,8 @@ def report(run: Run) -> Section:
                 "masked out of the loss)")
              + (f"; every epoch each training noise is shifted in time and scaled by up to ±{cfg['remix_db']:g} dB "
                 "before mixing" if cfg.get("remix_db") else "")
+             + (f", {cfg['remix_swap']:.0%} of the files taking another training file's noise (scaled to their "
+                "own noise's energy)" if cfg.get("remix_db") and cfg.get("remix_swap") else "")
              + f", {cfg['epochs']} epochs, binary cross-entropy against the ideal binary mask. Training speed: "
              f"{h['rnn_train_frames_per_s'] or 0:,.0f} frames/s (RNN) on {conf['device']}."),
         Code(f"from sslab.runner import run_recipe\nrun = run_recipe('denoise', preset={conf['preset']!r}, "
