@@ -41,7 +41,7 @@ def labeled_sslab(images, labels, test_x, test_y, epochs: int, eval_every: int) 
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(0)
     for epoch in range(epochs):
-        loss = train_epoch(model, opt, images, labels, len(images), gen)
+        loss, _ = train_epoch(model, opt, images, labels, len(images), gen)
         if (epoch + 1) % eval_every == 0:
             loss.item()
             evaluate(model, test_x, test_y)

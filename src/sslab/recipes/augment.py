@@ -105,9 +105,9 @@ def run_seed(ctx: Context) -> None:
         augmented = arm == "augmented"
         for epoch in stage.epochs(cfg.epochs, desc=f"seed {seed} {arm}"):
             start = time.perf_counter()
-            loss = train_epoch(model, optimizer, train.images, train.labels, cfg.batch_size, order,
-                               virtual_size=4 * n if augmented else None,
-                               transform=four_versions if augmented else None)
+            loss, _ = train_epoch(model, optimizer, train.images, train.labels, cfg.batch_size, order,
+                                  virtual_size=4 * n if augmented else None,
+                                  transform=four_versions if augmented else None)
             seconds = time.perf_counter() - start
             val_acc, val_loss = evaluate(model, val.images, val.labels)
             run.log(seed=seed, phase=arm, epoch=epoch + 1, train_loss=loss.item(), val_acc=val_acc,

@@ -19,31 +19,40 @@ BatchTransform = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
                 batch_size: int, generator: torch.Generator, *, virtual_size: int | None = None,
-                transform: BatchTransform | None = None) -> torch.Tensor:
-    """One pass over a shuffled sample space; returns the mean loss (a 0-d tensor).
+                transform: BatchTransform | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass over a shuffled sample space; returns (mean loss, training accuracy) as 0-d tensors.
 
     ``virtual_size`` (a multiple of ``len(images)``) lets a transform define a larger
     set, e.g. the 4x augmented set: sample ``i`` is image ``i % N`` seen through
-    ``transform(batch, i)``. Shuffling uses ``generator`` so a resumed run repeats it.
+    ``transform(batch, i)``. ``labels`` holds one label per image, or one per sample of
+    the virtual set when the label depends on the version (the pretext task's label is
+    the version itself). Shuffling uses ``generator`` so a resumed run repeats it.
     """
     model.train()
     n = len(images)
     size = virtual_size or n
+    if len(labels) not in (n, size):
+        raise ValueError(f"{len(labels)} labels for {n} images and {size} samples")
+    per_sample = len(labels) == size
     order = torch.randperm(size, generator=generator).to(images.device)
     total = torch.zeros((), device=images.device)
+    correct = torch.zeros((), device=images.device)
     steps = 0
     for start in range(0, size, batch_size):
         idx = order[start:start + batch_size]
         src = idx % n if size != n else idx
         x = images[src]
         x = transform(x, idx) if transform is not None else to_signed(x)
-        loss = nn.functional.cross_entropy(model(x), labels[src])
+        target = labels[idx] if per_sample else labels[src]
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits, target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         total += loss.detach()
+        correct += (logits.detach().argmax(1) == target).sum()
         steps += 1
-    return total / max(steps, 1)
+    return total / max(steps, 1), correct / size
 
 
 @torch.no_grad()

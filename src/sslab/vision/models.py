@@ -23,8 +23,12 @@ class SmallCNN(nn.Module):
         he_init(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.max_pool2d(torch.relu(self.conv1(x)), 2, 2)
-        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2, 2)
+        # Channels-last activations and pooling before the ReLU (the two commute: the max of
+        # rectified values is the rectified max) make a CPU step about 1.5x faster; the
+        # function is the seed's conv -> ReLU -> maxpool.
+        x = x.contiguous(memory_format=torch.channels_last)
+        x = torch.relu(torch.max_pool2d(self.conv1(x), 2, 2))
+        x = torch.relu(torch.max_pool2d(self.conv2(x), 2, 2))
         return torch.relu(self.fc1(x.flatten(1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
