@@ -21,22 +21,25 @@ def sslab(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict |
 
 
 def kill_midway(args: list[str], out: Path, ready, timeout: float = 180) -> Path:
-    """Start ``sslab ARGS --out OUT``, SIGKILL it once ``ready(metric lines)`` holds; return the run folder.
+    """Start ``sslab ARGS``, SIGKILL it once ``ready(metric lines)`` holds; return the run folder.
 
-    This is how a user's run dies (power cut, OOM killer): no handler runs, files are as
-    the last completed write left them.
+    For a new run ``out`` is the folder passed as ``--out``; when ARGS resume a run
+    (``run --resume RUN_DIR``) ``out`` is that run folder. This is how a user's run dies
+    (power cut, OOM killer): no handler runs, files are as the last completed write left them.
     """
     import signal
     import time
 
+    resuming = "--resume" in args
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "sslab", *args, "--out", str(out)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "sslab", *args, *([] if resuming else ["--out", str(out)])]
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     run_dir = None
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            found = list(Path(out).glob("*/metrics.jsonl"))
+            found = [m for m in ([Path(out) / "metrics.jsonl"] if resuming else Path(out).glob("*/metrics.jsonl"))
+                     if m.exists()]
             if found and ready(found[0].read_text().splitlines()):
                 run_dir = found[0].parent
                 break

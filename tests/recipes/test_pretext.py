@@ -1,9 +1,4 @@
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +11,7 @@ from sslab.recipes.pretext import (LAST_LAYER, PRESETS, Config, split, transfer_
 from sslab.train.checkpoint import load_model, save_model
 from sslab.vision.models import SmallCNN
 
-from sslab_testing import REPO, sslab
+from sslab_testing import kill_midway, sslab
 
 
 def _cfg(preset="quick", **overrides):
@@ -124,25 +119,6 @@ def _final_metrics(run: Path) -> list[tuple]:
             if "test_acc" in r]
 
 
-def _kill_when(args: list[str], out_records: int, folder: Path, pattern: str) -> Path:
-    """Start the CLI, SIGKILL it once metrics.jsonl has ``out_records`` lines; return that file."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "sslab", *args], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    metrics = None
-    while time.time() < deadline and proc.poll() is None:
-        found = list(folder.glob(pattern))
-        if found and found[0].read_text().count("\n") >= out_records:
-            metrics = found[0]
-            break
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert metrics is not None, "the run finished or never started before it could be killed"
-    return metrics
-
-
 def test_killed_in_every_phase_resumes_to_the_same_numbers(tmp_path):
     args = ["run", "pretext", "--preset", "smoke", "synthetic_size=300", "synthetic_test_size=100", "pretext_epochs=3",
             "epochs=30", "--device", "cpu"]
@@ -152,12 +128,9 @@ def test_killed_in_every_phase_resumes_to_the_same_numbers(tmp_path):
     # Kill once inside each phase: after the first pretext epoch, mid-baseline, mid-transfer.
     kill_points = [phases.index("pretext") + 1, phases.index("baseline") + 2, phases.index("transfer") + 2]
 
-    metrics = _kill_when([*args, "--out", str(tmp_path / "killed")], kill_points[0], tmp_path / "killed",
-                         "*/metrics.jsonl")
-    run = metrics.parent
+    run = kill_midway(args, tmp_path / "killed", lambda lines: len(lines) >= kill_points[0])
     for point in kill_points[1:]:
-        _kill_when(["run", "--resume", str(run)], point, run, "metrics.jsonl")
-        assert not (run / "summary.json").exists()
+        kill_midway(["run", "--resume", str(run)], run, lambda lines, point=point: len(lines) >= point)
     resumed = sslab("run", "--resume", str(run))
     assert resumed.returncode == 0, resumed.stderr
     assert _final_metrics(run) == _final_metrics(ref_run)
