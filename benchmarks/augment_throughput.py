@@ -5,7 +5,8 @@ darker, mirrored) for the same number of images, in the same process:
 - sslab: uint8 images resident on the device, the 4x set indexed virtually, versions
   applied to whole batches as tensor ops (sslab.train.classify.train_epoch);
 - reference: a torch Dataset that returns one transformed float sample at a time,
-  batched by a DataLoader with 2 worker processes (how tutorials write it).
+  batched by a DataLoader with 2 worker processes, training the network written the
+  textbook way (benchmarks/reference_models.py): how tutorials write it.
 
     python benchmarks/augment_throughput.py [--images 2000] [--device cpu|cuda] [--repeats 3]
 
@@ -25,6 +26,7 @@ from sslab.data.synthetic_images import make_images
 from sslab.train.classify import train_epoch
 from sslab.vision.augment import apply_versions
 from sslab.vision.models import SmallCNN
+from reference_models import plain_small_cnn
 
 
 class PerSampleAugmented(Dataset):
@@ -92,7 +94,7 @@ def main() -> None:
 
     def reference_run() -> float:
         torch.manual_seed(0)
-        model = SmallCNN().to(device)
+        model = plain_small_cnn().to(device)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         start = time.perf_counter()
         reference_epoch(model, opt, loader, device)

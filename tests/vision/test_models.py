@@ -28,3 +28,24 @@ def test_he_initialisation_variance():
         var = torch.cat(weights[name]).var().item()
         assert math.isclose(var, 2 / fan_in, rel_tol=0.1), (name, var, 2 / fan_in)
     assert torch.count_nonzero(SmallCNN().conv1.bias) == 0
+
+
+def test_forward_is_the_seeds_conv_relu_pool_order_in_value_and_gradient():
+    """SmallCNN pools before the ReLU in channels-last layout; that must be the same function."""
+    fn = torch.nn.functional
+    torch.manual_seed(0)
+    model = SmallCNN()
+    x = torch.randn(8, 3, 32, 32)
+
+    def textbook(x):
+        x = fn.max_pool2d(fn.relu(model.conv1(x)), 2)
+        x = fn.max_pool2d(fn.relu(model.conv2(x)), 2)
+        return model.fc2(fn.relu(model.fc1(x.flatten(1))))
+
+    ours = model(x)
+    reference = textbook(x)
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
+    grads = torch.autograd.grad(ours.square().sum(), list(model.parameters()))
+    ref_grads = torch.autograd.grad(reference.square().sum(), list(model.parameters()))
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
