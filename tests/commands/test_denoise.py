@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,20 @@ def test_make_denoise_command_reports_bad_options(tmp_path, capsys):
     assert main(["data", "make-denoise", "--speech", str(tmp_path), "--noise", str(tmp_path), "--out",
                  str(tmp_path / "o"), "--snr-db", "5", "-5"]) == 2
     assert "LOW must not exceed HIGH" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (apt-get install espeak-ng)")
+def test_make_speech_writes_a_corpus_and_refuses_a_full_folder(tmp_path, capsys):
+    from sslab.data.synthetic_speech import write_espeak_corpus
+
+    out = tmp_path / "speech"
+    assert main(["data", "make-speech", "--out", str(out), "--speakers", "2", "--sentences", "2", "--seed", "3"]) == 0
+    files = sorted(out.glob("speaker*/sentence*.wav"))
+    assert [f.relative_to(out).as_posix() for f in files] == [
+        "speaker00/sentence00.wav", "speaker00/sentence01.wav", "speaker01/sentence00.wav", "speaker01/sentence01.wav"]
+    same = write_espeak_corpus(tmp_path / "again", 2, 2, seed=3)  # the command is the library function
+    assert all(np.array_equal(read_audio(f)[0], read_audio(same / f.relative_to(out))[0]) for f in files)
+    assert main(["data", "make-speech", "--out", str(out)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["data", "make-speech", "--out", str(tmp_path / "x"), "--speakers", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
