@@ -1,16 +1,21 @@
-"""Barlow Twins pre-training throughput: sslab's batched on-device views vs per-sample views.
+"""Barlow Twins pre-training throughput: the recipe's own step vs what a typical user writes.
 
-Both sides run the same training step (encoder + projector, both views, the loss, LARS)
-on the same images, in the same process. They differ only in how the two views are made:
+Both sides train the same network (encoder + projector, the recipe's config: by default the
+quick preset's convnet width 16, projector 512-512-512, AdamW) with the same optimiser on
+the same images, in the same process:
 
-- sslab: the batch stays uint8 until the device, then both views of the whole batch are
-  made with a few tensor ops (``sslab.vision.ssl_augment.two_views``);
+- sslab: ``sslab.recipes.barlow.pretrain_step``, the function the recipe's pre-training loop
+  calls: the batch stays uint8 until the device, both views of the whole batch are made
+  with a few tensor ops, the encoder runs in channels-last memory order, under bfloat16
+  autocast where the device has fast bfloat16 (this CPU has AVX512-BF16);
 - reference: the usual pipeline, a ``DataLoader`` with 2 worker processes whose Dataset
   augments one PIL image at a time (random resized crop, flip, colour jitter in PIL's
   ImageEnhance + an HSV hue shift, grayscale, Gaussian blur, solarisation; the
-  torchvision recipe, without torchvision).
+  torchvision recipe, without torchvision), and a plain float32 step in PyTorch's default
+  memory layout.
 
-Prints images/s for each and their ratio. Usage::
+``--no-amp`` and ``--no-channels-last`` switch the two step optimisations off on the
+sslab side, to show what each contributes. Prints images/s for each and their ratio. Usage::
 
     python benchmarks/barlow_throughput.py [--device cpu|cuda] [--size 32] [--steps 12]
 """
@@ -26,9 +31,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-from sslab.vision.barlow import LARS, BarlowTwins, lars_param_groups
+from sslab.config import build_config
+from sslab.recipes import barlow
+from sslab.vision.barlow import BarlowTwins
 from sslab.vision.resnet import build_encoder
-from sslab.vision.ssl_augment import ViewParams, barlow_views, two_views
+from sslab.vision.ssl_augment import ViewParams, barlow_views
 
 
 class PerSampleViews(torch.utils.data.Dataset):
@@ -77,19 +84,17 @@ class PerSampleViews(torch.utils.data.Dataset):
         return self.view(img, self.views[0]), self.view(img, self.views[1])
 
 
-def make_step(device: torch.device, args):
+def recipe_config(args) -> barlow.Config:
+    overrides = {"encoder": args.encoder, "width": str(args.width), "projector": ",".join([str(args.proj)] * 3),
+                 "batch_size": str(args.batch), "optimizer": args.optimizer, "amp": str(not args.no_amp)}
+    return build_config(barlow.Config, barlow.PRESETS, "quick", overrides, "barlow")
+
+
+def make_model(cfg: barlow.Config, device: torch.device, channels_last: bool):
     torch.manual_seed(0)
-    model = BarlowTwins(build_encoder(args.encoder, args.width), (args.proj,) * 3).to(device)
-    opt = LARS(lars_param_groups(model, 0.2, 0.0048, 1.5e-6), lr=0.2)
-
-    def step(view_a: torch.Tensor, view_b: torch.Tensor) -> torch.Tensor:
-        loss = model(view_a, view_b)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss.detach()
-
-    return step
+    model = BarlowTwins(build_encoder(cfg.encoder, cfg.width, cfg.stem, channels_last), cfg.projector,
+                        cfg.lambd).to(device)
+    return model, barlow.ssl_optimizer(model, cfg)
 
 
 def sync(device: torch.device) -> None:
@@ -99,7 +104,8 @@ def sync(device: torch.device) -> None:
 
 def bench_sslab(images: torch.Tensor, views, args, device) -> float:
     data = images.to(device)
-    step = make_step(device, args)
+    cfg = recipe_config(args)
+    model, optimizer = make_model(cfg, device, channels_last=not args.no_channels_last)
     gen = torch.Generator().manual_seed(0)
     order = torch.randperm(len(data), generator=gen).to(device)
     n_steps = args.steps + args.warmup
@@ -108,7 +114,7 @@ def bench_sslab(images: torch.Tensor, views, args, device) -> float:
             sync(device)
             start = time.perf_counter()
         idx = order[(i * args.batch) % len(data):][: args.batch]
-        step(*two_views(data[idx], views, args.size, gen))
+        barlow.pretrain_step(model, optimizer, data[idx], views, gen, cfg.amp)
     sync(device)
     return args.steps * args.batch / (time.perf_counter() - start)
 
@@ -117,7 +123,14 @@ def bench_reference(images: torch.Tensor, views, args, device) -> float:
     loader = torch.utils.data.DataLoader(PerSampleViews(images, views, args.size), batch_size=args.batch,
                                          shuffle=True, num_workers=2, drop_last=True, persistent_workers=True,
                                          pin_memory=device.type == "cuda")
-    step = make_step(device, args)
+    model, optimizer = make_model(recipe_config(args), device, channels_last=False)
+
+    def step(view_a: torch.Tensor, view_b: torch.Tensor) -> None:
+        loss = model(view_a, view_b)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
     done = 0
     while done < args.steps + args.warmup:
         for view_a, view_b in loader:
@@ -140,6 +153,9 @@ def main() -> None:
     parser.add_argument("--proj", type=int, default=512, help="projector width (3 layers)")
     parser.add_argument("--size", type=int, default=16, help="image side (quick preset: 16, CIFAR-10: 32, STL-10: 96)")
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--optimizer", default="adamw", choices=("adamw", "lars"))
+    parser.add_argument("--no-amp", action="store_true", help="sslab side: no bfloat16 autocast")
+    parser.add_argument("--no-channels-last", action="store_true", help="sslab side: default memory layout")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--warmup", type=int, default=2)
     args = parser.parse_args()
@@ -149,8 +165,11 @@ def main() -> None:
     views = barlow_views((0.2, 1.0))
     ours = bench_sslab(images, views, args, device)
     ref = bench_reference(images, views, args, device)
-    print(f"device {device}, {args.encoder} width {args.width}, {args.size}x{args.size} images, batch {args.batch}, "
-          f"torch threads {torch.get_num_threads()}")
+    cfg = recipe_config(args)
+    print(f"device {device}, {args.encoder} width {args.width}, projector {args.proj}x3, {args.optimizer}, "
+          f"{args.size}x{args.size} images, batch {args.batch}, torch threads {torch.get_num_threads()}; sslab step: "
+          f"bfloat16 autocast {'on' if cfg.amp and barlow.fast_bfloat16(device) else 'off'}, "
+          f"channels-last {'off' if args.no_channels_last else 'on'}")
     print(f"sslab batched on-device views : {ours:8.0f} images/s")
     print(f"per-sample DataLoader (2 workers): {ref:8.0f} images/s")
     print(f"ratio: {ours / ref:.2f}x")

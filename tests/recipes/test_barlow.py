@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,8 @@ from sslab.data.images import ImageSet
 from sslab.errors import UserError
 from sslab.recipes import barlow
 from sslab.vision.resnet import ConvNet
+
+from sslab_testing import kill_midway
 
 REPO = Path(__file__).resolve().parents[2]
 VOLATILE = {"time", "images_per_s", "seconds"}
@@ -209,22 +209,12 @@ def test_report_rebuilds_from_the_run_directory(smoke_run, tmp_path):
 
 
 def test_sigkill_then_resume_gives_the_same_numbers(smoke_run, tmp_path):
-    proc = sslab("run", "barlow", "--preset", "smoke", "--out", str(tmp_path))
-    metrics = None
-    deadline = time.monotonic() + 200
-    while time.monotonic() < deadline and proc.poll() is None:  # kill it in the middle of pre-training
-        found = list(tmp_path.glob("barlow-*/metrics.jsonl"))
-        if found and any('"phase": "pretrain"' in line for line in found[0].read_text().splitlines()):
-            metrics = found[0]
-            break
-        time.sleep(0.05)
-    assert metrics is not None and proc.poll() is None, "the run ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (metrics.parent / "summary.json").exists()
-    finished(sslab("run", "--resume", str(metrics.parent)))
-    assert comparable(metrics.parent) == comparable(smoke_run)
-    assert json.loads((metrics.parent / "summary.json").read_text())["table"] == \
+    # killed in the middle of pre-training (after its first epoch's record)
+    killed = kill_midway(["run", "barlow", "--preset", "smoke"], tmp_path,
+                         lambda lines: any('"phase": "pretrain"' in line for line in lines), timeout=200)
+    finished(sslab("run", "--resume", str(killed)))
+    assert comparable(killed) == comparable(smoke_run)
+    assert json.loads((killed / "summary.json").read_text())["table"] == \
         json.loads((smoke_run / "summary.json").read_text())["table"]
 
 

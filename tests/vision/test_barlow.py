@@ -120,3 +120,16 @@ def test_lars_param_groups_and_schedule():
     f = [barlow.warmup_cosine(s, 100, 10) for s in range(101)]
     assert f[0] == 0 and f[5] == pytest.approx(0.5) and f[10] == pytest.approx(1.0)
     assert f[100] == pytest.approx(0.001) and all(a >= b for a, b in zip(f[10:], f[11:]))
+
+
+def test_loss_stays_float32_under_bfloat16_autocast():
+    g = torch.Generator().manual_seed(1)
+    z_a = torch.randn(64, 32, generator=g)
+    z_b = 0.8 * z_a + 0.5 * torch.randn(64, 32, generator=g)
+    exact = barlow.barlow_twins_loss(z_a, z_b)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = barlow.barlow_twins_loss(z_a, z_b)
+        # autocast is on here: a bare matrix product comes out in bfloat16
+        c16 = (z_a - z_a.mean(0)).T @ (z_b - z_b.mean(0))
+    assert c16.dtype == torch.bfloat16
+    assert got.dtype == torch.float32 and torch.allclose(got, exact, rtol=1e-6)

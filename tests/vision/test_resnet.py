@@ -40,3 +40,23 @@ def test_build_encoder_names():
     assert isinstance(build_encoder("convnet", 4), ConvNet)
     with pytest.raises(ValueError):
         build_encoder("vgg", 4)
+
+
+@pytest.mark.parametrize("make", [lambda cl: ConvNet(width=8, channels_last=cl),
+                                  lambda cl: resnet18(width=8, channels_last=cl)])
+def test_channels_last_changes_the_memory_layout_not_the_numbers(make):
+    torch.manual_seed(0)
+    fast = make(True)
+    plain = make(False)
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randn(4, 3, 12, 12)
+    out_fast, out_plain = fast(x), plain(x)
+    assert torch.allclose(out_fast, out_plain, atol=1e-5)
+    out_fast.square().sum().backward()
+    out_plain.square().sum().backward()
+    for p, q in zip(fast.parameters(), plain.parameters()):
+        assert (p.grad - q.grad).norm() <= 1e-4 * q.grad.norm()  # float rounding only
+    features = {}
+    (fast.stem if hasattr(fast, "stem") else fast.body)[0].register_forward_hook(lambda m, inp, out: features.update(conv=inp[0]))
+    fast(x)
+    assert features["conv"].is_contiguous(memory_format=torch.channels_last)

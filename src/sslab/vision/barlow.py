@@ -54,10 +54,15 @@ def cross_correlation(z_a: torch.Tensor, z_b: torch.Tensor, eps: float = 1e-5) -
 
 
 def barlow_twins_loss(z_a: torch.Tensor, z_b: torch.Tensor, lambd: float = LAMBDA, eps: float = 1e-5) -> torch.Tensor:
-    """sum_i (1 - C_ii)^2 + lambda * sum_i sum_{j != i} C_ij^2 for embeddings (N, D) of two views."""
-    c = cross_correlation(z_a.float(), z_b.float(), eps)
-    on_diag = (torch.diagonal(c) - 1).pow(2).sum()   # invariance: views of one image agree
-    off_diag = off_diagonal(c).pow(2).sum()          # redundancy reduction: dimensions decorrelate
+    """sum_i (1 - C_ii)^2 + lambda * sum_i sum_{j != i} C_ij^2 for embeddings (N, D) of two views.
+
+    Always in float32, also under autocast: in bfloat16 (8 bits of mantissa) each C_ij would be
+    off by about 0.4% of the largest products, as much as the small off-diagonal correlations
+    this loss pushes to zero."""
+    with torch.autocast(z_a.device.type, enabled=False):
+        c = cross_correlation(z_a.float(), z_b.float(), eps)
+        on_diag = (torch.diagonal(c) - 1).pow(2).sum()   # invariance: views of one image agree
+        off_diag = off_diagonal(c).pow(2).sum()          # redundancy reduction: dimensions decorrelate
     return on_diag + lambd * off_diag
 
 

@@ -14,9 +14,19 @@ convolution and no pooling (``stem="small"``). ``stem="imagenet"`` keeps the ori
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 ENCODERS = ("resnet18", "convnet")
+
+
+def to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """The batch in NHWC memory order (same values, same shape). oneDNN's CPU convolutions,
+    batch norm and pooling are faster on it, and every layer after the first keeps the
+    order: measured on the benchmark's convnet step, 1.3-1.5x faster on this machine's CPU
+    (with weights left in the default order; converting them too gained nothing more).
+    Encoders built with ``channels_last=False`` skip it (PyTorch's default layout)."""
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 class BasicBlock(nn.Module):
@@ -42,8 +52,9 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     """ResNet with BasicBlocks; ``blocks=(2, 2, 2, 2)`` and ``width=64`` is ResNet-18."""
 
-    def __init__(self, blocks=(2, 2, 2, 2), width: int = 64, stem: str = "small"):
+    def __init__(self, blocks=(2, 2, 2, 2), width: int = 64, stem: str = "small", channels_last: bool = True):
         super().__init__()
+        self.channels_last = channels_last
         if stem == "small":
             self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
         elif stem == "imagenet":
@@ -70,19 +81,21 @@ class ResNet(nn.Module):
                 nn.init.zeros_(m.bn2.weight)
 
     def forward(self, x):
+        x = to_channels_last(x) if self.channels_last else x
         return self.pool(self.layers(self.stem(x))).flatten(1)
 
 
-def resnet18(width: int = 64, stem: str = "small") -> ResNet:
-    return ResNet((2, 2, 2, 2), width, stem)
+def resnet18(width: int = 64, stem: str = "small", channels_last: bool = True) -> ResNet:
+    return ResNet((2, 2, 2, 2), width, stem, channels_last)
 
 
 class ConvNet(nn.Module):
     """A small VGG-style encoder for CPU runs: four (3x3 conv, BN, ReLU) stages, each but the
     last followed by 2x2 max-pooling, widths w, 2w, 4w, 8w, then global average pooling."""
 
-    def __init__(self, width: int = 32):
+    def __init__(self, width: int = 32, channels_last: bool = True):
         super().__init__()
+        self.channels_last = channels_last
         layers, in_ch = [], 3
         for i in range(4):
             out_ch = width * 2**i
@@ -98,12 +111,13 @@ class ConvNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x):
+        x = to_channels_last(x) if self.channels_last else x
         return self.pool(self.body(x)).flatten(1)
 
 
-def build_encoder(name: str, width: int, stem: str = "small") -> nn.Module:
+def build_encoder(name: str, width: int, stem: str = "small", channels_last: bool = True) -> nn.Module:
     if name == "resnet18":
-        return resnet18(width, stem)
+        return resnet18(width, stem, channels_last)
     if name == "convnet":
-        return ConvNet(width)
+        return ConvNet(width, channels_last)
     raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
