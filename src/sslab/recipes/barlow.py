@@ -110,7 +110,8 @@ class Config(RecipeConfig):
     classifier_batch: int = param(128, "global batch of labelled images", min=2)
     lr_supervised: float = param(0.05, "SGD rate (momentum 0.9, cosine) for classifiers trained from scratch and heads",
                                  min=0.0, max=10.0)
-    lr_finetune: float = param(0.01, "SGD rate for the pre-trained encoder while fine-tuning", min=0.0, max=10.0)
+    lr_finetune: float = param(0.05, "SGD rate for the pre-trained encoder while fine-tuning (0.01 fell 9 points "
+                               "behind 0.05 on CIFAR-10 with all labels)", min=0.0, max=10.0)
     weight_decay_supervised: float = param(5e-4, "SGD weight decay for classifiers", min=0.0, max=1.0)
     probe_l2: float = param(1e-3, "L2 weight of the linear probe (on standardised features)", min=0.0, max=100.0)
     amp: bool = param(True, "bfloat16 autocast on GPUs and on CPUs with native bfloat16 instructions "
