@@ -190,6 +190,8 @@ def smoke_run(tmp_path_factory) -> Path:
 def test_smoke_run_writes_every_result_figure_and_the_report(smoke_run):
     summary = json.loads((smoke_run / "summary.json").read_text())
     assert len(summary["claims"]) == 5 and summary["fractions"] == [0.5, 1.0]
+    # bfloat16 autocast ran exactly where this CPU has native bfloat16 (amp=true by default)
+    assert summary["headline"]["bfloat16"] is barlow.fast_bfloat16(torch.device("cpu"))
     for method in barlow.METHODS:
         for f in ("0.5", "1.0"):
             assert 0.0 <= summary["table"][method][f]["mean"] <= 1.0

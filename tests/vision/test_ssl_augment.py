@@ -137,3 +137,19 @@ def test_hsv_matches_the_standard_library():
             assert hsv[0, :, i, j].tolist() == pytest.approx(list(want), abs=1e-5)
             back = colorsys.hsv_to_rgb(*hsv[0, :, i, j].tolist())
             assert A.hsv_to_rgb(hsv)[0, :, i, j].tolist() == pytest.approx(list(back), abs=1e-5)
+
+
+@pytest.mark.parametrize("chosen", [[True, False, True, False, False], [False] * 5, [True] * 5])
+def test_an_op_on_the_chosen_images_equals_computing_it_for_all_and_selecting(chosen):
+    x = images(5, 8).float() / 255
+    mask = torch.tensor(chosen)
+    factor = torch.arange(1.0, 6.0)
+    calls = []
+
+    def op(xs, pick):
+        calls.append(len(pick))
+        return xs * factor[pick].view(-1, 1, 1, 1)
+
+    got = A._on_chosen(x, mask, op)
+    assert torch.equal(got, torch.where(mask.view(-1, 1, 1, 1), x * factor.view(-1, 1, 1, 1), x))
+    assert calls == ([sum(chosen)] if any(chosen) else [])  # computed for the chosen images only

@@ -518,7 +518,8 @@ def pretrain(ctx: Context) -> BarlowTwins:
             total += pretrain_step(ddp, optimizer, x, views, aug, cfg.amp)
         seconds = time.perf_counter() - start
         run.log(seed=seed, phase="pretrain", epoch=epoch + 1, loss=(total / steps).item(),
-                lr=optimizer.param_groups[0]["lr"], images_per_s=steps * batch / seconds)
+                lr=optimizer.param_groups[0]["lr"], images_per_s=steps * batch / seconds,
+                bfloat16=bool(cfg.amp and fast_bfloat16(dev)))
         stage.show(loss=(total / steps).item())
         if epoch + 1 in snap_at:
             snapshot(ctx, model, epoch + 1)
@@ -772,6 +773,7 @@ def summarize(run: Run) -> dict:
                for mth in METHODS},
             "knn_gain_points": {"mean": stats.mean_ci(knn_gain)[0] * 100},
             "pretrain_images_per_s": float(np.median(speed)) if speed else None,
+            "bfloat16": any(r.get("bfloat16", False) for r in run.select(phase="pretrain")),
         },
         "claims": claims,
         "table": table,
@@ -824,7 +826,8 @@ def report(run: Run) -> Section:
         Text(f"Data: {conf['data'] or 'made-up textures (sslab synthetic 10-class texture set)'}. Encoder: {cfg['encoder']} "
              f"(width {cfg['width']}), projector {'-'.join(map(str, cfg['projector']))}; pre-training "
              f"{cfg['pretrain_epochs']} epochs, batch {cfg['batch_size']}, {optimizer_text(cfg)}, {cfg['warmup_epochs']} "
-             f"warm-up epochs then cosine decay; {(h.get('pretrain_images_per_s') or 0):,.0f} images/s on {conf['device']}. "
+             f"warm-up epochs then cosine decay; {(h.get('pretrain_images_per_s') or 0):,.0f} images/s on {conf['device']} "
+             f"({'bfloat16 autocast' if h.get('bfloat16') else 'float32'}). "
              f"Classifiers: SGD (momentum 0.9, cosine), batch {cfg['classifier_batch']}, {cfg['supervised_epochs']} "
              f"(supervised), {cfg['finetune_epochs']} (fine-tune) epochs of the full labelled split for every fraction; "
              f"joint: {cfg['joint_epochs']} epochs over the unlabelled images, weight {cfg['joint_weight']} on the "
