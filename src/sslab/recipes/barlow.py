@@ -823,7 +823,7 @@ def report(run: Run) -> Section:
         Math(r"\mathcal{L}_{BT} = \sum_i (1 - \mathcal{C}_{ii})^2 + \lambda \sum_i \sum_{j \neq i} \mathcal{C}_{ij}^2,"
              r"\quad \mathcal{C}_{ij} = \frac{\sum_b z^A_{b,i} z^B_{b,j}}{\sqrt{\sum_b (z^A_{b,i})^2}\sqrt{\sum_b (z^B_{b,j})^2}}",
              f"The Barlow Twins loss (lambda = {cfg['lambd']}); z are projector outputs, centred over the batch."),
-        Text(f"Data: {conf['data'] or 'made-up textures (sslab synthetic 10-class texture set)'}. Encoder: {cfg['encoder']} "
+        Text(f"Data: {conf['data'] or MADE_UP_TEXT}. Encoder: {cfg['encoder']} "
              f"(width {cfg['width']}), projector {'-'.join(map(str, cfg['projector']))}; pre-training "
              f"{cfg['pretrain_epochs']} epochs, batch {cfg['batch_size']}, {optimizer_text(cfg)}, {cfg['warmup_epochs']} "
              f"warm-up epochs then cosine decay; {(h.get('pretrain_images_per_s') or 0):,.0f} images/s on {conf['device']} "
@@ -839,6 +839,11 @@ def report(run: Run) -> Section:
     return Section("Barlow Twins, linear probe and semi-supervised learning (seed 2.2)", blocks,
                    subtitle="Self-supervised pre-training on unlabelled images; t-SNE of the embedding as it trains; "
                             "supervised vs linear probe vs fine-tuning vs a joint objective across label fractions")
+
+
+MADE_UP_TEXT = ("made-up textures (sslab's synthetic 10-class set: the class is a surface pattern filling the frame, "
+                "with random colours, period, phase, shading and an occluding blob, so it survives the crops, flips "
+                "and colour changes of the two views while colour alone tells nothing)")
 
 
 def optimizer_text(cfg: dict) -> str:
