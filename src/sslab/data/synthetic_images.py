@@ -23,7 +23,7 @@ CLASSES = ("disc", "square", "triangle", "ring", "cross", "house", "tree", "diam
 SIZE = 32
 
 
-def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+def hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Vectorised HSV -> RGB for arrays of shape (N,); returns (N, 3)."""
     i = np.floor(h * 6).astype(int) % 6
     f = h * 6 - np.floor(h * 6)
@@ -67,7 +67,7 @@ def _shape_mask(kind: int, dx: np.ndarray, dy: np.ndarray, r: np.ndarray) -> np.
     raise ValueError(kind)
 
 
-def _smooth_noise(rng: np.random.Generator, n: int, cells: int) -> np.ndarray:
+def smooth_noise(rng: np.random.Generator, n: int, cells: int) -> np.ndarray:
     """Low-frequency noise (n, 32, 32) in about [-1, 1], by upsampling a coarse grid."""
     coarse = rng.standard_normal((n, cells, cells)).astype(np.float32)
     t = torch.from_numpy(coarse)[:, None]
@@ -80,26 +80,26 @@ def _make_chunk(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
     yy, xx = yy[None], xx[None]
     horizon = rng.uniform(17, 27, n).astype(np.float32)[:, None, None]
-    sky = _hsv_to_rgb(rng.uniform(0.5, 0.7, n), rng.uniform(0.2, 0.7, n), rng.uniform(0.6, 1.0, n))
-    ground = _hsv_to_rgb(rng.uniform(0.05, 0.35, n), rng.uniform(0.3, 0.8, n), rng.uniform(0.25, 0.6, n))
+    sky = hsv_to_rgb(rng.uniform(0.5, 0.7, n), rng.uniform(0.2, 0.7, n), rng.uniform(0.6, 1.0, n))
+    ground = hsv_to_rgb(rng.uniform(0.05, 0.35, n), rng.uniform(0.3, 0.8, n), rng.uniform(0.25, 0.6, n))
     # Sky brightens towards the horizon; ground gets texture.
     sky_grad = (0.75 + 0.25 * yy / horizon)[..., None]
     img = np.where((yy < horizon)[..., None], sky[:, None, None] * sky_grad, ground[:, None, None])
-    tex = _smooth_noise(rng, n, 8)[..., None]
+    tex = smooth_noise(rng, n, 8)[..., None]
     img = img + np.where((yy >= horizon)[..., None], 0.12 * tex, 0.03 * tex)
 
     # Distractor blob: a soft ellipse of random colour anywhere.
     bx, by = rng.uniform(0, SIZE, n)[:, None, None], rng.uniform(0, SIZE, n)[:, None, None]
     br = rng.uniform(2, 6, n)[:, None, None]
     blob = np.exp(-(((xx - bx) ** 2 + (yy - by) ** 2) / (2 * br**2)))[..., None]
-    blob_col = _hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.2, 1, n), rng.uniform(0.2, 1, n))
+    blob_col = hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.2, 1, n), rng.uniform(0.2, 1, n))
     img = img * (1 - 0.7 * blob) + 0.7 * blob * blob_col[:, None, None]
 
     # The object: random colour, size and horizontal place, resting on the ground.
     r = rng.uniform(4.5, 10.0, n).astype(np.float32)[:, None, None]
     cx = rng.uniform(8, 24, n).astype(np.float32)[:, None, None]
     cy = horizon + rng.uniform(-3, 2, n).astype(np.float32)[:, None, None] - r
-    col = _hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.4, 1, n), rng.uniform(0.35, 1, n))
+    col = hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.4, 1, n), rng.uniform(0.35, 1, n))
     shade = (1.0 - 0.25 * (yy - (cy - r)) / (2 * r + 1e-6)).clip(0.6, 1.0)[..., None]
     mask = np.zeros((n, SIZE, SIZE), dtype=bool)
     for kind in range(len(CLASSES)):

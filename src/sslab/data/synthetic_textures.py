@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from sslab.data.images import ImageSet
-from sslab.data.synthetic_images import _hsv_to_rgb, _smooth_noise
+from sslab.data.synthetic_images import hsv_to_rgb, smooth_noise
 
 CLASSES = ("horizontal stripes", "vertical stripes", "checks", "dots", "rings", "crosshatch", "plain",
            "zigzag", "grid", "speckle")
@@ -66,8 +66,8 @@ def _make_chunk(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
     n = len(labels)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
     yy, xx = yy[None], xx[None]
-    dark = _hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.2, 0.9, n), rng.uniform(0.2, 0.6, n))
-    light = _hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.2, 0.9, n), rng.uniform(0.6, 1.0, n))
+    dark = hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.2, 0.9, n), rng.uniform(0.2, 0.6, n))
+    light = hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.2, 0.9, n), rng.uniform(0.6, 1.0, n))
     period = rng.uniform(5, 9, n).astype(np.float32)[:, None, None]
     phase = rng.uniform(0, 10, (n, 2)).astype(np.float32)
     u = (xx + phase[:, 0, None, None]) / period * 2 * np.pi
@@ -79,14 +79,14 @@ def _make_chunk(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
         if sel.any():
             on[sel] = _pattern(kind, u[sel], v[sel], centre[sel], period[sel], rng)
     img = np.where(on[..., None], light[:, None, None], dark[:, None, None])
-    shading = (0.5 + 0.5 * _smooth_noise(rng, n, 4)).clip(0, 1)[..., None]
+    shading = (0.5 + 0.5 * smooth_noise(rng, n, 4)).clip(0, 1)[..., None]
     img = img * (0.7 + 0.3 * shading)
 
     # An occluding soft blob of another colour, anywhere.
     bx, by = rng.uniform(0, SIZE, n)[:, None, None], rng.uniform(0, SIZE, n)[:, None, None]
     br = rng.uniform(2, 6, n)[:, None, None]
     blob = (0.7 * np.exp(-((xx - bx) ** 2 + (yy - by) ** 2) / (2 * br**2)))[..., None]
-    blob_col = _hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.2, 1, n), rng.uniform(0.2, 1, n))
+    blob_col = hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.2, 1, n), rng.uniform(0.2, 1, n))
     img = img * (1 - blob) + blob * blob_col[:, None, None]
 
     gain = rng.uniform(0.7, 1.2, n)[:, None, None, None]
