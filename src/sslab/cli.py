@@ -9,11 +9,13 @@ import pkgutil
 import sys
 from pathlib import Path
 
-# OpenMP threads spin while they wait for work by default. When another job holds one of
-# the cores, the spinning threads wait on each other and a 2-thread step of the small CNN
-# ran 8-10x slower than with passive waiting (measured on 2 shared cores); set before
-# torch is imported, and a user's own OMP_WAIT_POLICY wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP threads spin for a long while (libgomp: 300,000 rounds) before they sleep. When
+# another job holds one of the cores, the spinning threads wait on each other: a 2-thread
+# step of the seed's CNN ran up to 10x slower. A short spin keeps the quiet-machine speed
+# (measured: 48 min per pretext paper seed vs 51 spinning, 55 fully passive) and the busy-
+# machine speed of passive waiting. Set before torch loads; the user's own settings win.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 from sslab.errors import UserError
 
