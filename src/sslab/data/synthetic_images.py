@@ -119,13 +119,20 @@ def _make_chunk(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
 
 def make_images(n: int, seed: int, chunk: int = 4096) -> ImageSet:
     """``n`` images with balanced, shuffled labels, fully determined by ``seed``."""
+    return balanced_images(n, seed, _make_chunk, CLASSES, SIZE, chunk)
+
+
+def balanced_images(n: int, seed: int, make_chunk, classes: tuple[str, ...], size: int,
+                    chunk: int = 4096) -> ImageSet:
+    """``n`` images of a made-up set: balanced shuffled labels, ``make_chunk(rng, labels)`` draws
+    the pixels (NHWC uint8) a chunk at a time so memory stays bounded; fully determined by ``seed``."""
     rng = np.random.default_rng(seed)
-    labels = rng.permutation(np.arange(n) % len(CLASSES))
-    out = np.empty((n, SIZE, SIZE, 3), dtype=np.uint8)
+    labels = rng.permutation(np.arange(n) % len(classes))
+    out = np.empty((n, size, size, 3), dtype=np.uint8)
     for start in range(0, n, chunk):
-        out[start:start + chunk] = _make_chunk(rng, labels[start:start + chunk])
+        out[start:start + chunk] = make_chunk(rng, labels[start:start + chunk])
     images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
-    return ImageSet(images, torch.from_numpy(labels.astype(np.int64)), CLASSES)
+    return ImageSet(images, torch.from_numpy(labels.astype(np.int64)), classes)
 
 
 def make_train_test(n_train: int, n_test: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:

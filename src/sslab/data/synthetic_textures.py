@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from sslab.data.images import ImageSet
-from sslab.data.synthetic_images import hsv_to_rgb, smooth_noise
+from sslab.data.synthetic_images import balanced_images, hsv_to_rgb, smooth_noise
 
 CLASSES = ("horizontal stripes", "vertical stripes", "checks", "dots", "rings", "crosshatch", "plain",
            "zigzag", "grid", "speckle")
@@ -96,10 +96,4 @@ def _make_chunk(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
 
 def make_images(n: int, seed: int, chunk: int = 4096) -> ImageSet:
     """``n`` images with balanced, shuffled labels, fully determined by ``seed``."""
-    rng = np.random.default_rng(seed)
-    labels = rng.permutation(np.arange(n) % len(CLASSES))
-    out = np.empty((n, SIZE, SIZE, 3), dtype=np.uint8)
-    for start in range(0, n, chunk):
-        out[start:start + chunk] = _make_chunk(rng, labels[start:start + chunk])
-    images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
-    return ImageSet(images, torch.from_numpy(labels.astype(np.int64)), CLASSES)
+    return balanced_images(n, seed, _make_chunk, CLASSES, SIZE, chunk)
