@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 # OpenMP threads spin for a long while (libgomp: 300,000 rounds) before they sleep. When
-# another job holds one of the cores, the spinning threads wait on each other: a 2-thread
-# step of the seed's CNN ran up to 10x slower. A short spin keeps the quiet-machine speed
-# (measured: 48 min per pretext paper seed vs 51 spinning, 55 fully passive) and the busy-
-# machine speed of passive waiting. Set before torch loads; the user's own settings win.
+# another job holds one of the cores, the spinning threads wait on each other. A short spin
+# keeps the quiet-machine speed and the busy-machine speed of passive waiting (measured in
+# README "Threads"). Set before torch loads; the user's own settings win.
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
