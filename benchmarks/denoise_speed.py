@@ -22,7 +22,7 @@ from sslab.audio.masks import apply_mask
 from sslab.audio.models import RecurrentMasker
 from sslab.audio.stft import HOP, istft, stft
 from sslab.audio.stream import denoise_signal
-from sslab.recipes.denoise import Config, masked_bce
+from sslab.recipes.denoise import Config, bin_weights, masked_bce
 
 
 def sync(device: torch.device) -> None:
@@ -63,9 +63,10 @@ def main() -> None:
     mag = torch.rand(10, 100, 513, device=device) * 10
     target = (torch.rand(10, 100, 513, device=device) > 0.5).float()
     valid = torch.ones(10, 100, device=device)
+    weight = bin_weights(mag, valid, defaults.loss_weight)  # the recipe's default loss
 
     def train_sslab():
-        loss = masked_bce(model(mag), target, valid)
+        loss = masked_bce(model(mag), target, valid, weight)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -75,7 +76,7 @@ def main() -> None:
         for t in range(mag.shape[1]):
             logits, state = model.step(mag[:, t:t + 1], state)
             outs.append(logits)
-        loss = masked_bce(torch.cat(outs, 1), target, valid)
+        loss = masked_bce(torch.cat(outs, 1), target, valid, weight)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -56,6 +56,24 @@ def test_padding_is_masked_out_of_the_loss():
     assert seg_valid.sum() == valid.sum() and seg_mag.shape[1] == 4
 
 
+def test_magnitude_weights_have_mean_one_per_sequence_and_ignore_padding():
+    mag = torch.rand(2, 6, 5) + 0.1
+    valid = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
+    assert recipe.bin_weights(mag, valid, 0.0) is None
+    weight = recipe.bin_weights(mag, valid, 1.0)
+    assert torch.allclose(weight[0].mean(), torch.tensor(1.0))
+    assert torch.allclose(weight[1, :4].mean(), torch.tensor(1.0)) and torch.all(weight[1, 4:] == 0)
+    # Proportional to |X| within a sequence, and blind to its overall level.
+    assert torch.allclose(weight[0] / weight[0, 0, 0], mag[0] / mag[0, 0, 0], rtol=1e-5)
+    assert torch.allclose(recipe.bin_weights(mag * 1000, valid, 1.0), weight, rtol=1e-5)
+    # A loud wrong bin costs more than a quiet wrong bin.
+    target = torch.zeros(1, 1, 2)
+    logits = torch.tensor([[[3.0, 0.0]]]), torch.tensor([[[0.0, 3.0]]])
+    loud_first = recipe.bin_weights(torch.tensor([[[10.0, 1.0]]]), torch.ones(1, 1, dtype=torch.bool), 1.0)
+    costs = [recipe.masked_bce(z, target, torch.ones(1, 1), loud_first) for z in logits]
+    assert costs[0] > costs[1]
+
+
 def _metrics(run_dir: Path) -> list[dict]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     return [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]

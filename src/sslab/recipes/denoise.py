@@ -75,6 +75,9 @@ class Config(RecipeConfig):
     remix_swap: float = param(0.0, "with remix_db > 0: the share of training files that take another training "
                               "file's noise each epoch, rescaled to their own noise's energy (dynamic mixing)",
                               min=0.0, max=1.0)
+    loss_weight: float = param(1.0, "weight each bin's cross-entropy by the noisy magnitude to this power, "
+                               "normalised per sequence, so loud bins, which dominate SNR, count more (0: every bin "
+                               "alike)", min=0.0, max=2.0)
     grad_clip: float = param(1.0, "clip the gradient norm to this (0: off); keeps early RNN steps stable",
                              min=0.0)
     made_speech: str = param("auto", "speech of the made-up data: espeak-ng if installed (auto), or made-up "
@@ -135,10 +138,31 @@ def spectra(split: denoise_data.Split, index: torch.Tensor) -> tuple[torch.Tenso
     return noisy, ideal_binary_mask(speech, noise), valid[: len(index)]
 
 
-def masked_bce(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy averaged over the valid frames only (padding never counts)."""
-    per_frame = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(-1)
-    return (per_frame * valid).sum() / valid.sum().clamp(min=1)
+def masked_bce(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
+               weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy averaged over the valid frames only (padding never counts).
+
+    ``weight`` (same shape as ``logits``) scales each bin's term; see :func:`bin_weights`.
+    """
+    per_bin = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    if weight is not None:
+        per_bin = per_bin * weight
+    return (per_bin.mean(-1) * valid).sum() / valid.sum().clamp(min=1)
+
+
+def bin_weights(mag: torch.Tensor, valid: torch.Tensor, power: float) -> torch.Tensor | None:
+    """Per-bin loss weights ``|X|^power``, normalised to mean 1 over each sequence's valid bins.
+
+    SNR counts the error energy of every bin, so a wrong mask on a loud bin costs far more
+    than on a quiet one, while plain cross-entropy counts every bin alike. Weighting by the
+    mixture's magnitude moves the training objective toward the score; the target is still
+    the ideal binary mask. ``power`` 0: no weighting (None).
+    """
+    if power == 0:
+        return None
+    w = mag.clamp(min=0).pow(power) * valid.unsqueeze(-1)
+    mean = w.sum((1, 2), keepdim=True) / (valid.sum(1).view(-1, 1, 1) * mag.shape[-1]).clamp(min=1)
+    return w / mean.clamp(min=1e-12)
 
 
 def segments(mag: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, t_trunc: int):
@@ -238,7 +262,7 @@ def train_epoch(model: Masker, optimizer: torch.optim.Optimizer, split: denoise_
         split = remixed(split, cfg.remix_db, order, cfg.remix_swap)
     total, frames, steps = torch.zeros((), device=split.noisy.flat.device), 0, 0
     for mag, target, valid in batches(split, cfg, order):
-        loss = masked_bce(model(mag), target, valid)
+        loss = masked_bce(model(mag), target, valid, bin_weights(mag, valid, cfg.loss_weight))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
@@ -251,11 +275,12 @@ def train_epoch(model: Masker, optimizer: torch.optim.Optimizer, split: denoise_
 
 
 @torch.no_grad()
-def evaluate(model: Masker | None, split: denoise_data.Split, batch: int = 16, mode: str = "model") -> dict:
+def evaluate(model: Masker | None, split: denoise_data.Split, batch: int = 16, mode: str = "model",
+             loss_weight: float = 0.0) -> dict:
     """Loss and per-file SNR/SI-SDR of the validation set through the inverse STFT.
 
     ``mode`` "model" masks with the estimate, "oracle" with the ideal binary mask, "input"
-    scores the noisy mixture itself.
+    scores the noisy mixture itself. The loss weights bins as training does (``loss_weight``).
     """
     if model is not None:
         model.eval()
@@ -275,8 +300,10 @@ def evaluate(model: Masker | None, split: denoise_data.Split, batch: int = 16, m
             if mode == "oracle":
                 mask = ideal
             else:
-                logits = model(noisy_spec.abs().transpose(1, 2))
-                losses.append(masked_bce(logits, ideal.transpose(1, 2), valid) * valid.sum())
+                mag = noisy_spec.abs().transpose(1, 2)
+                logits = model(mag)
+                weight = bin_weights(mag, valid, loss_weight)
+                losses.append(masked_bce(logits, ideal.transpose(1, 2), valid, weight) * valid.sum())
                 mask = torch.sigmoid(logits).transpose(1, 2)
             estimate = batch_istft(apply_mask(mask, noisy_spec), lengths)
         snrs.append(snr_db(s, estimate, lengths))
@@ -349,7 +376,7 @@ def run_seed(ctx: Context) -> None:
                 group["lr"] = epoch_lr(cfg, epoch)
             loss, frames = train_epoch(model, optimizer, data.train, cfg, order)
             seconds = time.perf_counter() - start
-            scores = evaluate(model, data.val)
+            scores = evaluate(model, data.val, loss_weight=cfg.loss_weight)
             val_snr = float(scores["snr"].mean())
             best = max((r["val_snr"] for r in run.select(seed=seed, phase=arm)), default=-np.inf)
             if val_snr > best:  # keep the weights of the best validation epoch for test and `sslab denoise`
@@ -481,7 +508,8 @@ def summarize(run: Run) -> dict:
         epochs, val = curves(run, arm, "val_loss")
         ax.plot(epochs, np.mean(val, axis=0), color=color, ls="--", label=f"{ARM_NAMES[arm]} validation")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("binary cross-entropy per bin")
+    weighted = run.config()["config"].get("loss_weight", 0)
+    ax.set_ylabel(f"binary cross-entropy per bin{' (weighted)' if weighted else ''}")
     ax.legend(fontsize=8)
     figures.save(fig, run.figures / "loss")
     k = 0
@@ -575,7 +603,10 @@ def report(run: Run) -> Section:
                 "before mixing" if cfg.get("remix_db") else "")
              + (f", {cfg['remix_swap']:.0%} of the files taking another training file's noise (scaled to their "
                 "own noise's energy)" if cfg.get("remix_db") and cfg.get("remix_swap") else "")
-             + f", {cfg['epochs']} epochs, binary cross-entropy against the ideal binary mask. Training speed: "
+             + f", {cfg['epochs']} epochs, binary cross-entropy against the ideal binary mask"
+             + (f", each bin's term weighted by the noisy magnitude |X|^{cfg['loss_weight']:g} (normalised to mean 1 "
+                "per sequence)" if cfg.get("loss_weight") else "")
+             + ". Training speed: "
              f"{h['rnn_train_frames_per_s'] or 0:,.0f} frames/s (RNN) on {conf['device']}."),
         Code(f"from sslab.runner import run_recipe\nrun = run_recipe('denoise', preset={conf['preset']!r}, "
              f"seeds={len(conf['seeds'])})\nprint(run.summary()['text'])\n"
