@@ -126,6 +126,10 @@ def test_make_denoise_command_reports_bad_options(tmp_path, capsys):
     assert main(["data", "make-denoise", "--speech", str(tmp_path), "--noise", str(tmp_path), "--out",
                  str(tmp_path / "o"), "--snr-db", "5", "-5"]) == 2
     assert "LOW must not exceed HIGH" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("")
+    assert main(["data", "make-denoise", "--speech", str(tmp_path), "--noise", str(tmp_path), "--out",
+                 str(tmp_path / "a_file")]) == 2
+    assert "--out" in (err := capsys.readouterr().err) and "is a file" in err
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (apt-get install espeak-ng)")
@@ -143,3 +147,6 @@ def test_make_speech_writes_a_corpus_and_refuses_a_full_folder(tmp_path, capsys)
     assert "not empty" in capsys.readouterr().err
     assert main(["data", "make-speech", "--out", str(tmp_path / "x"), "--speakers", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("")
+    assert main(["data", "make-speech", "--out", str(tmp_path / "a_file"), "--speakers", "1", "--sentences", "1"]) == 2
+    assert "is a file" in capsys.readouterr().err

@@ -22,3 +22,34 @@ def test_failed_write_keeps_old_file(tmp_path):
         pass
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_new_folder_appears_only_when_complete(tmp_path):
+    import pytest
+
+    from sslab.errors import UserError
+
+    target = tmp_path / "set"
+    with atomic.new_folder(target) as tmp:
+        (tmp / "a").mkdir()
+        (tmp / "a" / "x.wav").write_bytes(b"1")
+        assert not target.exists()  # a reader never sees a half-built folder
+    assert (target / "a" / "x.wav").read_bytes() == b"1"
+    assert [p.name for p in tmp_path.iterdir()] == ["set"]
+    # An empty folder is taken; a full one or a file is refused in one line.
+    (tmp_path / "empty").mkdir()
+    with atomic.new_folder(tmp_path / "empty") as tmp:
+        (tmp / "y").write_text("y")
+    assert (tmp_path / "empty" / "y").is_file()
+    with pytest.raises(UserError, match="not empty"):
+        with atomic.new_folder(target):
+            pass
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError, match="is a file"):
+        atomic.require_new_folder(tmp_path / "file")
+    # A failure midway leaves nothing behind.
+    with pytest.raises(RuntimeError):
+        with atomic.new_folder(tmp_path / "failed") as tmp:
+            (tmp / "z").write_text("half")
+            raise RuntimeError("killed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "file", "set"]

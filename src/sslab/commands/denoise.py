@@ -261,8 +261,6 @@ def cmd_make_speech(args: argparse.Namespace) -> int:
         raise UserError("make-speech needs espeak-ng; install it (apt-get install espeak-ng)")
     if args.speakers < 1 or args.sentences < 1:
         raise UserError(f"--speakers ({args.speakers}) and --sentences ({args.sentences}) must be at least 1")
-    if args.out.exists() and any(args.out.iterdir()):
-        raise UserError(f"{args.out} exists and is not empty; choose a new folder")
     write_espeak_corpus(args.out, args.speakers, args.sentences, seed=args.seed, sr=args.sample_rate)
     print(f"wrote {args.out}: {args.speakers} espeak-ng speakers x {args.sentences} sentences "
           f"(speakerNN/sentenceMM.wav, {args.sample_rate} Hz)")

@@ -279,8 +279,7 @@ def make_denoise(speech_dir: Path, noise_dir: Path, out: Path, *, snr_db: tuple[
         raise UserError("--val-fraction and --test-fraction must be in [0, 1) and sum to less than 1")
     if noises_per_utterance < 1:
         raise UserError("--noises-per-utterance must be at least 1")
-    if out.exists() and any(out.iterdir()):
-        raise UserError(f"--out {out}: exists and is not empty; choose a new folder")
+    atomic.require_new_folder(out)  # before the slow mixing
     speech_files = _audio_files(speech_dir, "speech")
     noise_files = _audio_files(noise_dir, "noise")
     rng = np.random.default_rng(seed)
@@ -318,24 +317,26 @@ def make_denoise(speech_dir: Path, noise_dir: Path, out: Path, *, snr_db: tuple[
     manifest: dict = {"sample_rate": sample_rate, "snr_db": list(snr_db), "noises_per_utterance": noises_per_utterance,
                       "split_by": unit, "groups": assigned, "noise_parts": noise_parts, "files": {}}
     looped = 0
-    for split, records in mixed.items():
-        for i, rec in enumerate(records):
-            number = f"{i:04d}"
-            seg_lo = noise_parts[rec["noise"]][split][0] + rec["noise_start"]
-            manifest["files"][f"{split}/{split}x{number}.wav"] = {
-                "speech": rec["speech"], "noise": rec["noise"], "snr_db": round(rec["snr_db"], 3),
-                "noise_segment": [seg_lo, seg_lo + len(rec["x"])]}
-            looped += len(rec["x"]) > noise_parts[rec["noise"]][split][1] - noise_parts[rec["noise"]][split][0]
-            write_wav(out / split / f"{split}x{number}.wav", rec["x"], sample_rate)
-            if split == "te":
-                write_wav(out / "te_reference" / f"tes{number}.wav", rec["s"], sample_rate)
-            else:
-                write_wav(out / split / f"{split}s{number}.wav", rec["s"], sample_rate)
-                write_wav(out / split / f"{split}n{number}.wav", rec["n"], sample_rate)
+    with atomic.new_folder(out) as tmp:
+        for split, records in mixed.items():
+            for i, rec in enumerate(records):
+                number = f"{i:04d}"
+                seg_lo = noise_parts[rec["noise"]][split][0] + rec["noise_start"]
+                manifest["files"][f"{split}/{split}x{number}.wav"] = {
+                    "speech": rec["speech"], "noise": rec["noise"], "snr_db": round(rec["snr_db"], 3),
+                    "noise_segment": [seg_lo, seg_lo + len(rec["x"])]}
+                part = noise_parts[rec["noise"]][split]
+                looped += len(rec["x"]) > part[1] - part[0]
+                write_wav(tmp / split / f"{split}x{number}.wav", rec["x"], sample_rate)
+                if split == "te":
+                    write_wav(tmp / "te_reference" / f"tes{number}.wav", rec["s"], sample_rate)
+                else:
+                    write_wav(tmp / split / f"{split}s{number}.wav", rec["s"], sample_rate)
+                    write_wav(tmp / split / f"{split}n{number}.wav", rec["n"], sample_rate)
+        atomic.write_json(tmp / "manifest.json", manifest)
     if looped:
         say(f"make-denoise: {looped} mixtures are longer than their split's part of a noise recording; "
             "that noise was looped")
-    atomic.write_json(out / "manifest.json", manifest)
     return manifest
 
 

@@ -163,14 +163,19 @@ def espeak(text: str, speaker: dict, sr: int = 16000) -> np.ndarray:
 
 def write_espeak_corpus(out: Path, speakers: int, sentences_per_speaker: int, seed: int = 0,
                         sr: int = 16000) -> Path:
-    """``out/speakerNN/sentenceMM.wav``: a small clean-speech corpus to build data sets from."""
+    """``out/speakerNN/sentenceMM.wav``: a small clean-speech corpus to build data sets from.
+
+    ``out`` must be new or empty; it appears only once every file is written.
+    """
     from sslab.audio.io import write_wav
+    from sslab.train.atomic import new_folder
 
     rng = np.random.default_rng(seed)
-    for s in range(speakers):
-        voice = espeak_speaker(s)
-        for k in range(sentences_per_speaker):
-            write_wav(Path(out) / f"speaker{s:02d}" / f"sentence{k:02d}.wav", espeak(sentence(rng), voice, sr), sr)
+    with new_folder(out) as tmp:
+        for s in range(speakers):
+            voice = espeak_speaker(s)
+            for k in range(sentences_per_speaker):
+                write_wav(tmp / f"speaker{s:02d}" / f"sentence{k:02d}.wav", espeak(sentence(rng), voice, sr), sr)
     return Path(out)
 
 
