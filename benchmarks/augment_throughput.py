@@ -3,7 +3,7 @@
 Both train the seed's small CNN with Adam on the 4x augmented set (original, brighter,
 darker, mirrored) for the same number of images, in the same process:
 - sslab: uint8 images resident on the device, the 4x set indexed virtually, versions
-  applied to whole batches as tensor ops (sslab.train.classify.train_epoch);
+  applied to whole batches as tensor ops (sslab.vision.classify.train_epoch);
 - reference: a torch Dataset that returns one transformed float sample at a time,
   batched by a DataLoader with 2 worker processes, training the network written the
   textbook way (benchmarks/reference_models.py): how tutorials write it.
@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from sslab.data.images import to_unit, unit_to_signed
 from sslab.data.synthetic_images import make_images
-from sslab.train.classify import train_epoch
+from sslab.vision.classify import train_epoch
 from sslab.vision.augment import apply_versions
 from sslab.vision.models import SmallCNN
 from reference_models import plain_small_cnn

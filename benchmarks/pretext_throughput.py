@@ -6,7 +6,7 @@ function with channels-last activations and the pool before the ReLU.
 
 1. Labeled phase (the seed's 10,000 full-batch epochs on 500 images, test accuracy every
    100th): sslab keeps the uint8 images resident, converts per batch, reads the loss once
-   per evaluation and evaluates the test set in batches of 4,096 (sslab.train.classify);
+   per evaluation and evaluates the test set in batches of 4,096 (sslab.vision.classify);
    the reference iterates a DataLoader over float tensors, calls ``loss.item()`` every
    step and evaluates in DataLoader batches of 256 with a ``.item()`` per batch.
 2. Pretext phase: sslab draws the virtual 3N set per batch (sslab.recipes.pretext.pretext_epoch);
@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from sslab.data.images import to_signed
 from sslab.data.synthetic_images import make_images
 from sslab.recipes.pretext import pretext_epoch
-from sslab.train.classify import evaluate, train_epoch
+from sslab.vision.classify import evaluate, train_epoch
 from sslab.vision.models import SmallCNN
 from reference_models import plain_small_cnn
 from sslab.vision.pretext import rotate_ccw, upside_down

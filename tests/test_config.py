@@ -2,7 +2,7 @@ import pytest
 
 from sslab.config import build_config, config_dict, config_from_dict
 from sslab.errors import UserError
-from sslab.recipes.augment import PRESETS, Config
+from sslab.recipes.augment.config import PRESETS, Config
 
 
 def build(**overrides):

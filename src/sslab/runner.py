@@ -14,10 +14,11 @@ import sslab
 from sslab import recipes as registry
 from sslab.config import build_config, config_dict, config_from_dict
 from sslab.errors import UserError
-from sslab.report.document import Claims, Section, Text
+from sslab.report.document import Claims, Code, Section, Text
 from sslab.report.html import write_page
 from sslab.report.notebook import write_notebook
-from sslab.train import atomic, distributed, tracking
+from sslab.report import tracking
+from sslab.train import atomic, distributed
 from sslab.train.progress import say
 from sslab.train.rundir import Run, git_commit
 from sslab.train.seeding import configure_threads, resolve_device
@@ -140,13 +141,28 @@ def finish(run: Run, recipe: registry.Recipe, elapsed_s: float | None = None) ->
 
 
 def section_for(run: Run, recipe: registry.Recipe | None = None) -> Section:
+    """A recipe's report section: its result sentence and claims first, its own blocks, then the
+    code that reproduces the run."""
     if recipe is None:
         recipe = registry.get(run.config()["recipe"])
     section = recipe.report(run)
+    summary = run.summary()
+    section.blocks = [Text(summary["text"]), Claims(summary.get("claims", [])), *section.blocks,
+                      reproduce_block(run, recipe)]
     section.anchor = section.anchor or recipe.name
     section.config = run.config()
     section.run_dir = run.root
     return section
+
+
+def reproduce_block(run: Run, recipe: registry.Recipe) -> Code:
+    """The Python that runs this recipe again through sslab's API, and what it prints."""
+    conf, text = run.config(), run.summary()["text"]
+    source = (f"from sslab.runner import run_recipe\nrun = run_recipe({recipe.name!r}, preset={conf['preset']!r}, "
+              f"seeds={len(conf['seeds'])})\nprint(run.summary()['text'])")
+    if recipe.next_steps is not None:
+        source += "\n" + recipe.next_steps(run)
+    return Code(source, output=text + "\n")
 
 
 def write_report(out: Path, title: str, sections: Sequence[Section], intro: Sequence = (), fmt: str = "html") -> list[Path]:

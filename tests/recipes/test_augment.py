@@ -6,7 +6,8 @@ import torch
 
 from sslab.config import build_config
 from sslab.data.synthetic_images import make_images
-from sslab.recipes.augment import PRESETS, Config, split
+from sslab.recipes.augment.config import PRESETS, Config
+from sslab.recipes.augment.train import split
 
 from sslab_testing import kill_midway, sslab
 

@@ -1,8 +1,6 @@
-"""The Barlow Twins loss against the paper's formula, its invariances, the projector, LARS."""
+"""The Barlow Twins loss against the paper's formula, its invariances, the projector."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
@@ -92,34 +90,6 @@ def test_joint_objective_combines_both_terms():
     va, vb = torch.randn(6, 3, 16, 16), torch.randn(6, 3, 16, 16)
     total, ce, bt = joint(x, y, va, vb)
     assert total.item() == pytest.approx(ce.item() + 2.0 * bt.item() / 8, rel=1e-5)
-
-
-def test_lars_scales_weight_updates_by_the_trust_ratio():
-    w = torch.nn.Parameter(torch.full((2, 2), 3.0))
-    b = torch.nn.Parameter(torch.full((2,), 1.0))
-    w.grad, b.grad = torch.full((2, 2), 0.5), torch.full((2,), 0.5)
-    opt = barlow.LARS([{"params": [w], "lars": True, "weight_decay": 0.1},
-                       {"params": [b], "lars": False, "weight_decay": 0.0}], lr=0.2, momentum=0.9, eta=0.001)
-    opt.step()
-    dp = 0.5 + 0.1 * 3.0                               # gradient plus weight decay
-    q = 0.001 * math.sqrt(4 * 9.0) / math.sqrt(4 * dp * dp)  # eta * ||w|| / ||dp||
-    assert w.detach()[0, 0].item() == pytest.approx(3.0 - 0.2 * q * dp, rel=1e-6)
-    assert b.detach()[0].item() == pytest.approx(1.0 - 0.2 * 0.5, rel=1e-6)  # plain SGD step, no decay
-    opt.step()  # momentum: the second step adds 0.9 x the first
-    assert b.detach()[0].item() == pytest.approx(1.0 - 0.2 * 0.5 - 0.2 * (0.9 * 0.5 + 0.5), rel=1e-6)
-
-
-def test_lars_param_groups_and_schedule():
-    model = barlow.BarlowTwins(ConvNet(width=4), (8, 8))
-    groups = barlow.lars_param_groups(model, 0.2, 0.0048, 1.5e-6)
-    assert all(p.ndim > 1 for p in groups[0]["params"]) and all(p.ndim == 1 for p in groups[1]["params"])
-    assert len(groups[0]["params"]) + len(groups[1]["params"]) == len(list(model.parameters()))
-    opt = barlow.LARS(groups, lr=0.2)
-    barlow.set_lr(opt, 0.5)
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.1) and opt.param_groups[1]["lr"] == pytest.approx(0.0024)
-    f = [barlow.warmup_cosine(s, 100, 10) for s in range(101)]
-    assert f[0] == 0 and f[5] == pytest.approx(0.5) and f[10] == pytest.approx(1.0)
-    assert f[100] == pytest.approx(0.001) and all(a >= b for a, b in zip(f[10:], f[11:]))
 
 
 def test_loss_stays_float32_under_bfloat16_autocast():

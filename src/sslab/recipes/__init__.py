@@ -1,9 +1,11 @@
-"""The experiments. Each module here defines ``RECIPE``; they are found automatically.
+"""The experiments. Each recipe is a folder here whose ``__init__`` defines ``RECIPE``; they are
+found automatically.
 
-A recipe module reads top to bottom: its ``Config`` (the seed's settings visible as
-defaults and in ``PRESETS["paper"]``), data loading, the training of one seed, then
-the summary, figures and report section built from the run directory alone (so
-``sslab report`` can rebuild them).
+A recipe folder holds ``config.py`` (its typed ``Config`` and ``PRESETS``, the assignment's
+values visible in ``paper``), ``train.py`` (data loading and the training of one seed, one
+function per step of the assignment, top to bottom), ``report.py`` (summary, figures and the
+report section, built from the run directory alone so ``sslab report`` can rebuild them) and a
+``README.md``. See docs/DEVELOPING.md.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class Recipe:
     report: Callable[[Run], Any]          # a report Section, from files on disk
     locate_data: Callable[[Path], Path | None] = lambda root: root
     description: str = ""
+    # Lines the report's "reproduce" block adds after the run (say, the command that uses its model).
+    next_steps: Callable[[Run], str] | None = None
 
 
 def _discover() -> dict[str, Recipe]:
@@ -85,8 +89,9 @@ def recipes() -> dict[str, Recipe]:
 
 
 def names() -> list[str]:
-    """Recipe names without importing them (a recipe's module is named after it)."""
-    found = [i.name for i in pkgutil.iter_modules([str(Path(__file__).parent)]) if not i.name.startswith("_")]
+    """Recipe names without importing them (a recipe's folder is named after it)."""
+    found = [i.name for i in pkgutil.iter_modules([str(Path(__file__).parent)])
+             if not i.name.startswith("_")]
     return [n for n in ORDER if n in found] + sorted(n for n in found if n not in ORDER)
 
 

@@ -47,7 +47,8 @@ from sslab.train import atomic, distributed
 from sslab.train.checkpoint import save_model
 from sslab.train.rundir import Run
 from sslab.train.seeding import phase_seed
-from sslab.vision.barlow import LAMBDA, LARS, BarlowTwins, JointObjective, lars_param_groups, set_lr, warmup_cosine
+from sslab.train.optim import LARS, lars_param_groups, set_lr, warmup_cosine
+from sslab.vision.barlow import LAMBDA, BarlowTwins, JointObjective
 from sslab.vision.resnet import ENCODERS, build_encoder
 from sslab.vision.ssl_augment import ViewParams, barlow_views, pad_crop_flip, to_input, two_views
 

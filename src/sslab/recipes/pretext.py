@@ -30,7 +30,7 @@ from sslab.report import figures, stats
 from sslab.report.document import Claims, Code, Figure, Section, Table, Text
 from sslab.train import atomic
 from sslab.train.checkpoint import load_model, save_model
-from sslab.train.classify import evaluate, train_epoch
+from sslab.vision.classify import evaluate, train_epoch
 from sslab.train.rundir import Run
 from sslab.train.seeding import phase_seed
 from sslab.vision.models import SmallCNN, count_parameters

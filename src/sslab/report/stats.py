@@ -32,6 +32,17 @@ def fmt_ci(mean: float, half: float, digits: int = 1, scale: float = 1.0, unit: 
     return text
 
 
+def mean_ci_entry(values: Sequence[float], scale: float = 1.0) -> dict[str, float]:
+    """``{"mean", "ci95"}`` of per-seed values (times ``scale``): the shape of a summary's headline numbers."""
+    mean, half = mean_ci(values)
+    return {"mean": mean * scale, "ci95": half * scale}
+
+
+def fmt_entry(entry: dict, digits: int = 1, scale: float = 1.0, unit: str = "") -> str:
+    """:func:`fmt_ci` of a headline entry (``{"mean", "ci95"}``; ``ci95`` may be absent)."""
+    return fmt_ci(entry["mean"], entry.get("ci95", 0.0), digits, scale, unit)
+
+
 def claim(text: str, values: Sequence[float], *, unit: str = "", scale: float = 1.0,
           digits: int = 1, threshold: float = 0.0) -> dict[str, Any]:
     """A seed claim tested on this run: ``values`` are per-seed effects (say, accuracy gains).

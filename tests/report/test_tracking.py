@@ -8,7 +8,7 @@ from PIL import Image
 from sslab.audio.io import write_wav
 from sslab.cli import main
 from sslab.errors import UserError
-from sslab.train import tracking
+from sslab.report import tracking
 from sslab.train.rundir import Run
 from sslab_testing import sslab
 

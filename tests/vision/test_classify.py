@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from sslab.train.classify import evaluate, train_epoch
+from sslab.vision.classify import evaluate, train_epoch
 
 
 class ConstantLogits(nn.Module):
