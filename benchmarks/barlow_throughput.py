@@ -4,7 +4,7 @@ Both sides train the same network (encoder + projector, the recipe's config: by 
 quick preset's convnet width 16, projector 512-512-512, AdamW) with the same optimiser on
 the same images, in the same process:
 
-- sslab: ``sslab.recipes.barlow.pretrain_step``, the function the recipe's pre-training loop
+- sslab: ``sslab.vision.barlow.pretrain_step``, the function the recipe's pre-training loop
   calls: the batch stays uint8 until the device, both views of the whole batch are made
   with a few tensor ops, the encoder runs in channels-last memory order, under bfloat16
   autocast where the device has fast bfloat16 (this CPU has AVX512-BF16);
@@ -32,8 +32,10 @@ import torch
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from sslab.config import build_config
-from sslab.recipes import barlow
-from sslab.vision.barlow import BarlowTwins
+from sslab.recipes.barlow.config import PRESETS, Config
+from sslab.train.optim import ssl_optimizer
+from sslab.train.precision import fast_bfloat16
+from sslab.vision.barlow import BarlowTwins, pretrain_step
 from sslab.vision.resnet import build_encoder
 from sslab.vision.ssl_augment import ViewParams, barlow_views
 
@@ -84,17 +86,20 @@ class PerSampleViews(torch.utils.data.Dataset):
         return self.view(img, self.views[0]), self.view(img, self.views[1])
 
 
-def recipe_config(args) -> barlow.Config:
+def recipe_config(args) -> Config:
     overrides = {"encoder": args.encoder, "width": str(args.width), "projector": ",".join([str(args.proj)] * 3),
                  "batch_size": str(args.batch), "optimizer": args.optimizer, "amp": str(not args.no_amp)}
-    return build_config(barlow.Config, barlow.PRESETS, "quick", overrides, "barlow")
+    return build_config(Config, PRESETS, "quick", overrides, "barlow")
 
 
-def make_model(cfg: barlow.Config, device: torch.device, channels_last: bool):
+def make_model(cfg: Config, device: torch.device, channels_last: bool):
     torch.manual_seed(0)
     model = BarlowTwins(build_encoder(cfg.encoder, cfg.width, cfg.stem, channels_last), cfg.projector,
                         cfg.lambd).to(device)
-    return model, barlow.ssl_optimizer(model, cfg)
+    # The recipe's own optimiser (sslab.recipes.barlow.train.ssl_optimizer makes the same call).
+    return model, ssl_optimizer(model, cfg.optimizer, cfg.batch_size, lr_weights=cfg.lr_weights,
+                                lr_biases=cfg.lr_biases, weight_decay=cfg.weight_decay, adamw_lr=cfg.adamw_lr,
+                                adamw_weight_decay=cfg.adamw_weight_decay)
 
 
 def sync(device: torch.device) -> None:
@@ -114,7 +119,7 @@ def bench_sslab(images: torch.Tensor, views, args, device) -> float:
             sync(device)
             start = time.perf_counter()
         idx = order[(i * args.batch) % len(data):][: args.batch]
-        barlow.pretrain_step(model, optimizer, data[idx], views, gen, cfg.amp)
+        pretrain_step(model, optimizer, data[idx], views, gen, cfg.amp)
     sync(device)
     return args.steps * args.batch / (time.perf_counter() - start)
 
@@ -168,7 +173,7 @@ def main() -> None:
     cfg = recipe_config(args)
     print(f"device {device}, {args.encoder} width {args.width}, projector {args.proj}x3, {args.optimizer}, "
           f"{args.size}x{args.size} images, batch {args.batch}, torch threads {torch.get_num_threads()}; sslab step: "
-          f"bfloat16 autocast {'on' if cfg.amp and barlow.fast_bfloat16(device) else 'off'}, "
+          f"bfloat16 autocast {'on' if cfg.amp and fast_bfloat16(device) else 'off'}, "
           f"channels-last {'off' if args.no_channels_last else 'on'}")
     print(f"sslab batched on-device views : {ours:8.0f} images/s")
     print(f"per-sample DataLoader (2 workers): {ref:8.0f} images/s")

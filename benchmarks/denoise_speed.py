@@ -18,11 +18,11 @@ import time
 import numpy as np
 import torch
 
-from sslab.audio.masks import apply_mask
+from sslab.audio.masks import apply_mask, bin_weights, masked_bce
 from sslab.audio.models import RecurrentMasker
 from sslab.audio.stft import HOP, istft, stft
 from sslab.audio.stream import denoise_signal
-from sslab.recipes.denoise import Config, bin_weights, masked_bce
+from sslab.recipes import get as get_recipe
 
 
 def sync(device: torch.device) -> None:
@@ -45,7 +45,7 @@ def timed(fn, device: torch.device, repeat: int = 3) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    defaults = Config()
+    defaults = get_recipe("denoise").Config()  # the recipe's default (quick) model and loss
     parser.add_argument("--hidden", type=int, default=defaults.hidden)
     parser.add_argument("--layers", type=int, default=defaults.layers)
     parser.add_argument("--proj", type=int, default=defaults.proj, help="input layer units (0: none)")

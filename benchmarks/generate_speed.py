@@ -22,7 +22,7 @@ import torch
 from sslab.audio.generative import build_model, build_optimizers, generate_audio, train_step
 from sslab.audio.spectral import SpectralDomain, samples_for, spectral_convergence, stft
 from sslab.config import build_config
-from sslab.recipes import generate as recipe
+from sslab.recipes.generate.config import PRESETS, Config
 from sslab.train.seeding import resolve_device
 
 
@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=16, help="clips generated in the timed run")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    cfg = build_config(recipe.Config, recipe.PRESETS, args.preset, {}, "generate")
+    cfg = build_config(Config, PRESETS, args.preset, {}, "generate")
     domain = SpectralDomain(cfg.domain, cfg.sample_rate, cfg.n_fft, cfg.hop, cfg.n_mels)
     threads = torch.get_num_threads()
     print(f"generate speed, {args.preset} sizes ({cfg.sample_rate} Hz, n_fft {cfg.n_fft}, hop {cfg.hop}, hidden "

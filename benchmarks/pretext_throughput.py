@@ -9,7 +9,7 @@ function with channels-last activations and the pool before the ReLU.
    per evaluation and evaluates the test set in batches of 4,096 (sslab.vision.classify);
    the reference iterates a DataLoader over float tensors, calls ``loss.item()`` every
    step and evaluates in DataLoader batches of 256 with a ``.item()`` per batch.
-2. Pretext phase: sslab draws the virtual 3N set per batch (sslab.recipes.pretext.pretext_epoch);
+2. Pretext phase: sslab draws the virtual 3N set per batch (sslab.vision.pretext.pretext_epoch);
    the reference is a Dataset returning one transformed float sample at a time through a
    DataLoader (how tutorials write it), with ``loss.item()`` per step.
 
@@ -31,11 +31,10 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from sslab.data.images import to_signed
 from sslab.data.synthetic_images import make_images
-from sslab.recipes.pretext import pretext_epoch
 from sslab.vision.classify import evaluate, train_epoch
 from sslab.vision.models import SmallCNN
 from reference_models import plain_small_cnn
-from sslab.vision.pretext import rotate_ccw, upside_down
+from sslab.vision.pretext import pretext_epoch, rotate_ccw, upside_down
 
 
 def sync(device: torch.device) -> None:

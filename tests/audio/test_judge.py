@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from sslab.audio.judge import GenreJudge, frechet_distance, high_frequency_ratio, judge_train_step, spectral_flatness
+from sslab.audio.judge import (GenreJudge, Reference, frechet_distance, high_frequency_ratio, judge_generated,
+                               judge_train_step, noise_measures, spectral_flatness)
 
 SR = 8000
 
@@ -105,3 +106,19 @@ def test_judge_is_level_invariant():
     a, _ = judge.judge(wave)
     b, _ = judge.judge(wave * 0.1)
     assert torch.allclose(a, b, atol=1e-3)
+
+
+def test_judge_generated_scores_each_requested_genre_against_the_reference():
+    judge = GenreJudge(SR, n_genres=2, n_mels=32, hidden=16).eval()
+    noise = 0.3 * torch.randn(3, SR // 2, generator=torch.Generator().manual_seed(0))
+    wave = torch.cat([tones([220.0, 230.0, 240.0]), noise])
+    genres_of = torch.tensor([0, 0, 0, 1, 1, 1])
+    logits, emb = judge.judge(wave)
+    flat, hf = noise_measures(wave, SR)  # at 8 kHz the cutoff drops from 4 kHz to 3.2 kHz, below Nyquist
+    scores = judge_generated(judge, wave, genres_of, Reference(emb, genres_of, flat, hf), ("tone", "noise"), SR)
+    hit = (logits.argmax(dim=1) == genres_of).float()
+    assert scores["acc"] == {"tone": pytest.approx(float(hit[:3].mean())), "noise": pytest.approx(float(hit[3:].mean()))}
+    assert scores["fd"]["tone"] == pytest.approx(0.0, abs=1e-4)  # the very clips of the reference
+    assert scores["flatness"]["noise"] > 0.5 > scores["flatness"]["tone"]
+    assert scores["hf_ratio"]["noise"] == pytest.approx(0.2, abs=0.05) and scores["hf_ratio"]["tone"] < 0.01
+    assert scores["mean_acc"] == pytest.approx(np.mean(list(scores["acc"].values())))

@@ -1,6 +1,10 @@
+import numpy as np
 import torch
 
-from sslab.audio.masks import apply_mask, ideal_binary_mask
+from sslab.audio.masks import apply_mask, bin_weights, ideal_binary_mask, masked_bce
+from sslab.audio.models import RecurrentMasker
+from sslab.data.denoise import Ragged, Split
+from sslab.data.denoise_batches import segments, spectra
 
 
 def test_ibm_follows_equation_1_with_ties_going_to_noise():
@@ -15,3 +19,45 @@ def test_mask_scales_the_complex_spectrum_and_keeps_its_phase():
     mask = torch.tensor([1.0, 0.0, 0.5])
     out = apply_mask(mask, spec)
     assert torch.allclose(out, torch.tensor([1 + 1j, 0, 1.5j], dtype=torch.complex64))
+
+
+def test_padding_is_masked_out_of_the_loss():
+    rng = np.random.default_rng(0)
+    lengths = [3000, 5200, 4100]
+    parts = {k: [rng.standard_normal(n).astype(np.float32) * 0.1 for n in lengths] for k in "xsn"}
+    split = Split(["0", "1", "2"], *(Ragged.from_list(parts[k]) for k in "xsn"))
+    torch.manual_seed(0)
+    model = RecurrentMasker(513, "gru", hidden=16).eval()
+    index = torch.tensor([0, 1, 2])
+    mag, target, valid = spectra(split, index)
+    loss = masked_bce(model(mag), target, valid)
+    # Change everything outside the valid frames: padding frames of the features and the targets.
+    garbage_mag = torch.where(valid.unsqueeze(-1), mag, torch.full_like(mag, 1e3))
+    garbage_target = torch.where(valid.unsqueeze(-1), target, 1 - target)
+    assert torch.equal(masked_bce(model(garbage_mag), garbage_target, valid), loss)
+    # ... and the loss of each sequence alone, weighted by its frames, is the batch loss.
+    alone = [masked_bce(model(m[v].unsqueeze(0)), t[v].unsqueeze(0), torch.ones(1, int(v.sum())))
+             for m, t, v in zip(mag, target, valid)]
+    weights = valid.sum(1).float()
+    assert torch.allclose(loss, (torch.stack(alone) * weights).sum() / weights.sum(), atol=1e-6)
+    # Truncated segments cover the same valid frames.
+    seg_mag, seg_target, seg_valid = segments(mag, target, valid, 4)
+    assert seg_valid.sum() == valid.sum() and seg_mag.shape[1] == 4
+
+
+def test_magnitude_weights_have_mean_one_per_sequence_and_ignore_padding():
+    mag = torch.rand(2, 6, 5) + 0.1
+    valid = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
+    assert bin_weights(mag, valid, 0.0) is None
+    weight = bin_weights(mag, valid, 1.0)
+    assert torch.allclose(weight[0].mean(), torch.tensor(1.0))
+    assert torch.allclose(weight[1, :4].mean(), torch.tensor(1.0)) and torch.all(weight[1, 4:] == 0)
+    # Proportional to |X| within a sequence, and blind to its overall level.
+    assert torch.allclose(weight[0] / weight[0, 0, 0], mag[0] / mag[0, 0, 0], rtol=1e-5)
+    assert torch.allclose(bin_weights(mag * 1000, valid, 1.0), weight, rtol=1e-5)
+    # A loud wrong bin costs more than a quiet wrong bin.
+    target = torch.zeros(1, 1, 2)
+    logits = torch.tensor([[[3.0, 0.0]]]), torch.tensor([[[0.0, 3.0]]])
+    loud_first = bin_weights(torch.tensor([[[10.0, 1.0]]]), torch.ones(1, 1, dtype=torch.bool), 1.0)
+    costs = [masked_bce(z, target, torch.ones(1, 1), loud_first) for z in logits]
+    assert costs[0] > costs[1]

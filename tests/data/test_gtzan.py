@@ -91,3 +91,17 @@ def test_missing_genre_and_all_broken_genre_are_errors(tmp_path):
         f.write_bytes(b"broken")
     with pytest.raises(UserError, match="no readable clip for genre.*jazz"):
         gtzan.load_music_folder(tmp_path, SR, 1.0)
+
+
+def test_held_out_clips_never_train():
+    labels = np.repeat(np.arange(3), 20)
+    clips = np.repeat(np.arange(30), 2)
+    held = gtzan.split_by_clip(labels, clips, 0.2, seed=1)
+    assert held.sum() == 12  # 2 of the 10 clips of each genre, both pieces of each
+    assert not set(clips[held]) & set(clips[~held])
+    assert np.array_equal(held, gtzan.split_by_clip(labels, clips, 0.2, seed=1))
+
+
+def test_a_genre_of_one_clip_cannot_be_split():
+    with pytest.raises(UserError, match="only 1 clip"):
+        gtzan.split_by_clip(np.zeros(3, dtype=int), np.zeros(3, dtype=int), 0.2, seed=1)

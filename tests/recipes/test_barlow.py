@@ -14,10 +14,11 @@ import pytest
 import torch
 
 from sslab.config import build_config
-from sslab.data.images import ImageSet
 from sslab.errors import UserError
-from sslab.recipes import barlow
-from sslab.vision.resnet import ConvNet
+from sslab.recipes.barlow import locate_data
+from sslab.recipes.barlow.config import METHODS, PRESETS, Config
+from sslab.recipes.barlow.train import fraction_subsets, load_data
+from sslab.train.precision import fast_bfloat16
 
 from sslab_testing import kill_midway
 
@@ -25,8 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 VOLATILE = {"time", "images_per_s", "seconds"}
 
 
-def smoke_cfg(**overrides) -> barlow.Config:
-    return build_config(barlow.Config, barlow.PRESETS, "smoke", {k: str(v) for k, v in overrides.items()}, "barlow")
+def smoke_cfg(**overrides) -> Config:
+    return build_config(Config, PRESETS, "smoke", {k: str(v) for k, v in overrides.items()}, "barlow")
 
 
 # ---- data -----------------------------------------------------------------------------
@@ -42,11 +43,11 @@ def write_stl10(root: Path, n_train=40, n_test=20, n_unlabeled=80) -> None:
 def test_load_data_reads_stl10_and_picks_an_unlabelled_subset(tmp_path):
     write_stl10(tmp_path / "stl10_binary")
     cfg = smoke_cfg(unlabeled_subset=70, batch_size=32, labeled_per_class=2, image_size=32)
-    data = barlow.load_data(cfg, tmp_path, torch.device("cpu"))
+    data = load_data(cfg, tmp_path, torch.device("cpu"))
     assert data.unlabeled.shape == (70, 3, 32, 32) and data.unlabeled.dtype == torch.uint8
     assert len(data.labeled) == 20 and torch.bincount(data.labeled.labels).tolist() == [2] * 10
     assert data.test.images.shape == (20, 3, 32, 32) and data.classes[0] == "airplane"
-    assert barlow.locate_data(tmp_path) == tmp_path / "stl10_binary"
+    assert locate_data(tmp_path) == tmp_path / "stl10_binary"
 
 
 def write_folders(root: Path, per_class=6, side=20, unlabeled=0) -> None:
@@ -66,7 +67,7 @@ def write_folders(root: Path, per_class=6, side=20, unlabeled=0) -> None:
 
 def test_load_data_reads_image_folders_as_labelled_unlabelled_and_test(tmp_path):
     write_folders(tmp_path, unlabeled=5)
-    data = barlow.load_data(smoke_cfg(labeled_per_class=2, batch_size=8), tmp_path, torch.device("cpu"))
+    data = load_data(smoke_cfg(labeled_per_class=2, batch_size=8), tmp_path, torch.device("cpu"))
     assert len(data.labeled) == 4 and data.classes == ["cat", "dog"]
     assert len(data.unlabeled) == 2 * 6 - 4 + 5 and data.unlabeled.shape[-1] == 20  # rest of train + unlabeled/
     assert len(data.test) == 12
@@ -81,24 +82,24 @@ def test_load_data_reads_image_folders_as_labelled_unlabelled_and_test(tmp_path)
 def test_bad_data_raises_user_errors(tmp_path, overrides, make, message):
     make(tmp_path)
     with pytest.raises(UserError, match=message):
-        barlow.load_data(smoke_cfg(**overrides), tmp_path, torch.device("cpu"))
+        load_data(smoke_cfg(**overrides), tmp_path, torch.device("cpu"))
 
 
 def test_bad_options_raise_user_errors():
     with pytest.raises(UserError, match="did you mean lambd"):
-        build_config(barlow.Config, barlow.PRESETS, "quick", {"lamda": "0.1"}, "barlow")
+        build_config(Config, PRESETS, "quick", {"lamda": "0.1"}, "barlow")
     with pytest.raises(UserError, match="must be at most 1.0"):
-        build_config(barlow.Config, barlow.PRESETS, "quick", {"fractions": "0.1,2"}, "barlow")
+        build_config(Config, PRESETS, "quick", {"fractions": "0.1,2"}, "barlow")
     with pytest.raises(UserError, match="warmup_epochs"):
-        build_config(barlow.Config, barlow.PRESETS, "quick", {"warmup_epochs": "50"}, "barlow")
+        build_config(Config, PRESETS, "quick", {"warmup_epochs": "50"}, "barlow")
     with pytest.raises(UserError, match="projector"):
-        build_config(barlow.Config, barlow.PRESETS, "quick", {"projector": ""}, "barlow")
+        build_config(Config, PRESETS, "quick", {"projector": ""}, "barlow")
     with pytest.raises(UserError, match="not one of"):
-        build_config(barlow.Config, barlow.PRESETS, "quick", {"encoder": "vgg"}, "barlow")
+        build_config(Config, PRESETS, "quick", {"encoder": "vgg"}, "barlow")
 
 
 def test_paper_preset_is_stl10_scale_with_the_papers_hyperparameters():
-    cfg = build_config(barlow.Config, barlow.PRESETS, "paper", {}, "barlow")
+    cfg = build_config(Config, PRESETS, "paper", {}, "barlow")
     assert cfg.encoder == "resnet18" and cfg.width == 64 and cfg.unlabeled_subset == 0
     assert cfg.projector == (8192, 8192, 8192) and cfg.lambd == 0.0051 and cfg.lr_weights == 0.2
     assert cfg.lr_biases == 0.0048 and cfg.weight_decay == 1.5e-6 and cfg.warmup_epochs == 10
@@ -108,53 +109,12 @@ def test_paper_preset_is_stl10_scale_with_the_papers_hyperparameters():
 # ---- pieces ---------------------------------------------------------------------------
 def test_fraction_subsets_are_nested_and_class_balanced():
     labels = torch.arange(200) % 4
-    subsets = barlow.fraction_subsets(labels, 4, (0.05, 0.25, 1.0), seed=3)
+    subsets = fraction_subsets(labels, 4, (0.05, 0.25, 1.0), seed=3)
     assert torch.bincount(labels[subsets[0.05]]).tolist() == [3] * 4  # ceil(0.05 * 50)
     assert torch.bincount(labels[subsets[0.25]]).tolist() == [13] * 4
     assert len(subsets[1.0]) == 200
     assert set(subsets[0.05].tolist()) <= set(subsets[0.25].tolist())
-    assert not torch.equal(subsets[0.25], barlow.fraction_subsets(labels, 4, (0.25,), seed=4)[0.25])
-
-
-def test_knn_accuracy_on_separable_and_on_shuffled_labels():
-    g = torch.Generator().manual_seed(0)
-    centres = torch.randn(3, 16, generator=g) * 5
-    y_train, y_test = torch.arange(90) % 3, torch.arange(30) % 3
-    x_train = centres[y_train] + torch.randn(90, 16, generator=g)
-    x_test = centres[y_test] + torch.randn(30, 16, generator=g)
-    assert barlow.knn_accuracy(x_train, y_train, x_test, y_test, 3, k=5) == 1.0
-    shuffled = y_train[torch.randperm(90, generator=g)]
-    assert barlow.knn_accuracy(x_train, shuffled, x_test, y_test, 3, k=5) < 0.7
-
-
-def colour_coded(n: int, seed: int) -> ImageSet:
-    """Images whose class is their dominant colour channel: random conv features separate them."""
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % 3
-    x = torch.randint(0, 100, (n, 3, 12, 12), generator=g)
-    x[torch.arange(n), labels] += 150
-    return ImageSet(x.to(torch.uint8), labels, ("r", "g", "b"))
-
-
-def test_linear_probe_keeps_the_encoder_frozen_and_learns():
-    torch.manual_seed(0)
-    encoder = ConvNet(width=4)
-    encoder.train()  # the probe must not update batch-norm statistics even from train mode
-    before = {k: v.clone() for k, v in encoder.state_dict().items()}
-    result = barlow.linear_probe(encoder, colour_coded(60, 0), colour_coded(30, 1), l2=1e-3)
-    after = encoder.state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before)  # bit-identical, buffers included
-    assert all(p.grad is None for p in encoder.parameters()) and encoder.training
-    assert result["test_acc"] > 0.9 and result["train_acc"] > 0.9
-
-
-def test_tsne_alignment_undoes_rotation_and_reflection():
-    rng = np.random.default_rng(0)
-    xy = rng.normal(size=(50, 2))
-    rot = np.array([[0.0, -1.0], [-1.0, 0.0]])  # a reflection across y = -x
-    frames = [{"xy": xy.tolist()}, {"xy": (xy @ rot).tolist()}]
-    first, second = barlow.aligned(frames)
-    assert np.allclose(first, second, atol=1e-8)
+    assert not torch.equal(subsets[0.25], fraction_subsets(labels, 4, (0.25,), seed=4)[0.25])
 
 
 # ---- end to end -------------------------------------------------------------------------
@@ -191,8 +151,8 @@ def test_smoke_run_writes_every_result_figure_and_the_report(smoke_run):
     summary = json.loads((smoke_run / "summary.json").read_text())
     assert len(summary["claims"]) == 5 and summary["fractions"] == [0.5, 1.0]
     # bfloat16 autocast ran exactly where this CPU has native bfloat16 (amp=true by default)
-    assert summary["headline"]["bfloat16"] is barlow.fast_bfloat16(torch.device("cpu"))
-    for method in barlow.METHODS:
+    assert summary["headline"]["bfloat16"] is fast_bfloat16(torch.device("cpu"))
+    for method in METHODS:
         for f in ("0.5", "1.0"):
             assert 0.0 <= summary["table"][method][f]["mean"] <= 1.0
     for name in ("label_ratio", "pretrain", "tsne_row", "views", "tsne_epoch00000", "tsne_epoch00002"):
@@ -235,5 +195,5 @@ def test_torchrun_two_processes_write_one_run_directory(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     root = run_dir(tmp_path)  # exactly one: rank 1 wrote nothing of its own
     results = [r for r in comparable(root) if r.get("phase") == "result"]
-    assert len(results) == len(barlow.METHODS) * 2  # each result once, not once per process
+    assert len(results) == len(METHODS) * 2  # each result once, not once per process
     assert (root / "summary.json").is_file() and (root / "report.html").is_file()

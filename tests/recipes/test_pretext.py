@@ -7,7 +7,8 @@ import torch
 from sslab.config import build_config
 from sslab.errors import UserError
 from sslab.runner import run_recipe
-from sslab.recipes.pretext import (LAST_LAYER, PRESETS, Config, split, transfer_optimizer, transferred_model)
+from sslab.recipes.pretext.config import LAST_LAYER, PRESETS, Config
+from sslab.recipes.pretext.train import split, transfer_optimizer, transferred_model
 from sslab.train.checkpoint import load_model, save_model
 from sslab.vision.models import SmallCNN
 

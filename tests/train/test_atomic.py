@@ -53,3 +53,18 @@ def test_new_folder_appears_only_when_complete(tmp_path):
             (tmp / "z").write_text("half")
             raise RuntimeError("killed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "file", "set"]
+
+
+def test_read_json_round_trips_and_names_a_damaged_file(tmp_path):
+    import pytest
+
+    from sslab.errors import UserError
+
+    path = tmp_path / "x.json"
+    atomic.write_json(path, {"a": [1, 2]})
+    assert atomic.read_json(path) == {"a": [1, 2]}
+    path.write_text('{"a": [1,')  # half a file, as no atomic write leaves one
+    with pytest.raises(UserError, match=r"x.json is unreadable \(.*\); re-run it"):
+        atomic.read_json(path, "re-run it")
+    with pytest.raises(UserError, match="missing.json is unreadable"):
+        atomic.read_json(tmp_path / "missing.json")

@@ -1,5 +1,5 @@
-"""LARS against its update rule, the parameter groups and the warm-up + cosine schedule, SGD and
-the fixed-step epoch plan."""
+"""LARS against its update rule, the parameter groups and the warm-up + cosine schedule, SGD, the
+pre-training optimisers and the fixed-step epoch plan."""
 
 from __future__ import annotations
 
@@ -55,3 +55,16 @@ def test_sgd_remembers_each_group_rate_for_the_schedule():
     optim.set_lr(opt, 0.5)
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.05, 0.005])
     assert opt.defaults["nesterov"] and opt.defaults["momentum"] == 0.9
+
+
+def test_ssl_optimizer_scales_rates_by_batch_and_spares_biases_from_decay():
+    model = BarlowTwins(ConvNet(width=4), (8, 8))
+    rates = dict(lr_weights=0.2, lr_biases=0.0048, weight_decay=1.5e-6, adamw_lr=5e-3, adamw_weight_decay=1e-4)
+    lars = optim.ssl_optimizer(model, "lars", 512, **rates)
+    assert isinstance(lars, optim.LARS)
+    assert [g["base_lr"] for g in lars.param_groups] == pytest.approx([0.4, 0.0096])
+    adamw = optim.ssl_optimizer(model, "adamw", 128, **rates)
+    assert isinstance(adamw, torch.optim.AdamW)
+    assert [g["lr"] for g in adamw.param_groups] == pytest.approx([2.5e-3, 2.5e-3])
+    assert [g["weight_decay"] for g in adamw.param_groups] == [1e-4, 0.0]
+    assert all(p.ndim <= 1 for p in adamw.param_groups[1]["params"])

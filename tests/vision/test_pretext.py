@@ -2,7 +2,9 @@ import pytest
 import torch
 
 from sslab.errors import UserError
-from sslab.vision.pretext import apply_pretext, materialise, pretext_labels, rotate_ccw, task_classes, upside_down
+from sslab.data.images import to_signed
+from sslab.vision.pretext import (apply_pretext, materialise, pretext_accuracy, pretext_epoch, pretext_labels,
+                                   rotate_ccw, task_classes, upside_down)
 
 # A 3x3 single-channel image with no symmetry: every transform moves its numbers somewhere else.
 IMAGE = torch.tensor([[1, 2, 3],
@@ -52,3 +54,38 @@ def test_non_square_images_and_unknown_tasks_are_user_errors():
         apply_pretext(torch.zeros(2, 3, 4, 6), torch.zeros(2, dtype=torch.long))
     with pytest.raises(UserError, match="unknown pretext task 'jigsaw'"):
         apply_pretext(torch.zeros(2, 3, 4, 4), torch.zeros(2, dtype=torch.long), "jigsaw")
+
+
+class VersionOracle(torch.nn.Module):
+    """Knows every version of a few images: logits name the version of each input (or always class 0)."""
+
+    def __init__(self, images: torch.Tensor, task: str, constant: bool = False):
+        super().__init__()
+        versions, labels = materialise(images, task)
+        self.k, self.constant = len(task_classes(task)), constant
+        self.label = {to_signed(v).numpy().tobytes(): int(y) for v, y in zip(versions, labels)}
+        self.seen: list[int] = []
+        self.dummy = torch.nn.Parameter(torch.zeros(()))  # something for the optimizer to step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        found = [0 if self.constant else self.label[row.detach().numpy().tobytes()] for row in x]
+        self.seen += found
+        return torch.nn.functional.one_hot(torch.tensor(found), self.k).float() * 10 + self.dummy
+
+
+@pytest.mark.parametrize("task", ["flip-rotate", "rotnet"])
+def test_pretext_epoch_shows_every_image_once_in_every_version_labelled_with_it(task):
+    images = torch.randint(0, 256, (5, 3, 4, 4), dtype=torch.uint8)
+    model = VersionOracle(images, task)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss, acc = pretext_epoch(model, optimizer, images, task, 4, torch.Generator().manual_seed(0))
+    k = len(task_classes(task))
+    assert sorted(model.seen) == sorted(list(range(k)) * 5)  # each version of each image, once
+    assert acc.item() == 1.0 and loss.item() < 1e-3  # the oracle's label is the one trained on
+
+
+def test_pretext_accuracy_averages_over_every_version_of_the_test_images():
+    images = torch.randint(0, 256, (7, 3, 4, 4), dtype=torch.uint8)
+    assert pretext_accuracy(VersionOracle(images, "flip-rotate"), images, "flip-rotate") == 1.0
+    # Always answering "original" is right on one version in K.
+    assert pretext_accuracy(VersionOracle(images, "rotnet", constant=True), images, "rotnet") == pytest.approx(1 / 4)

@@ -8,9 +8,13 @@ generated audio only means something as far as its held-out accuracy goes.
   embedding (before the classification layer) is what the Frechet distance compares.
 - :func:`frechet_distance`: the FID/FAD formula between two sets of embeddings.
 - :func:`spectral_flatness`, :func:`high_frequency_ratio`: how noise-like a sound is.
+- :func:`judge_generated`: all of these, per requested genre, for generated clips against a
+  :class:`Reference` (the judge's view of real held-out clips).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -124,6 +128,40 @@ def high_frequency_ratio(wave: torch.Tensor, sample_rate: int, cutoff_hz: float 
     freqs = torch.linspace(0, sample_rate / 2, power.shape[1], device=wave.device)
     high = power[:, freqs >= cutoff_hz].sum(dim=(1, 2))
     return high / power.sum(dim=(1, 2)).clamp_min(1e-12)
+
+
+def noise_measures(wave: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(spectral flatness, share of energy above 4 kHz) per clip, on the CPU."""
+    cutoff = min(4000.0, 0.4 * sample_rate)  # 4 kHz, or below Nyquist for low sample rates
+    return spectral_flatness(wave).cpu(), high_frequency_ratio(wave, sample_rate, cutoff).cpu()
+
+
+@dataclass
+class Reference:
+    """The judge's view of real held-out clips, what generated clips are compared with."""
+
+    embeddings: torch.Tensor
+    labels: torch.Tensor
+    flatness: torch.Tensor
+    hf_ratio: torch.Tensor
+
+
+def judge_generated(judge: GenreJudge, wave: torch.Tensor, genres_of: torch.Tensor, ref: Reference,
+                    names: tuple[str, ...], sample_rate: int) -> dict:
+    """Genre accuracy, Frechet distance to real held-out clips and noise measures, per genre."""
+    logits, emb = judge.judge(wave)
+    hit = (logits.argmax(dim=1) == genres_of).float()
+    flat, hf = noise_measures(wave.to(judge.fb.device), sample_rate)
+    out: dict = {"acc": {}, "fd": {}, "flatness": {}, "hf_ratio": {}}
+    for g, name in enumerate(names):
+        mine = genres_of == g
+        out["acc"][name] = float(hit[mine].mean())
+        out["fd"][name] = frechet_distance(emb[mine], ref.embeddings[ref.labels == g])
+        out["flatness"][name] = float(flat[mine].mean())
+        out["hf_ratio"][name] = float(hf[mine].mean())
+    out["mean_acc"] = float(np.mean(list(out["acc"].values())))
+    out["mean_fd"] = float(np.mean(list(out["fd"].values())))
+    return out
 
 
 def judge_train_step(judge: GenreJudge, opt: torch.optim.Optimizer, wave: torch.Tensor,

@@ -82,7 +82,8 @@ def read_python_layout(root: Path) -> tuple[ImageSet, ImageSet]:
             ImageSet(torch.from_numpy(test_x), torch.from_numpy(test_y), CLASSES))
 
 
-def _read_image(path: Path, size: int | None) -> np.ndarray:
+def read_image(path: Path, size: int | None) -> np.ndarray:
+    """One image file as uint8 HWC RGB; with ``size``, anything not ``size`` x ``size`` is refused."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -115,7 +116,7 @@ def read_image_folder(split_dir: Path, classes: tuple[str, ...] | None = None, s
         if not files:
             raise UserError(f"{split_dir / name}: no images (.png/.jpg) in this class folder")
         for f in files:
-            images.append(_read_image(f, size))
+            images.append(read_image(f, size))
         labels.extend([label] * len(files))
     if size is None and len({im.shape for im in images}) > 1:
         raise UserError(f"{split_dir}: images have different sizes; resize them to one size first")
@@ -132,6 +133,12 @@ def find_root(data_dir: Path) -> tuple[str, Path] | None:
         if (candidate / "train").is_dir() and (candidate / "test").is_dir():
             return "folder", candidate
     return None
+
+
+def locate(data_dir: Path) -> Path | None:
+    """The folder of a CIFAR-10 copy (either layout) in or under ``data_dir``, or None."""
+    found = find_root(data_dir)
+    return found[1] if found else None
 
 
 def load_cifar10(data_dir: Path) -> tuple[ImageSet, ImageSet]:

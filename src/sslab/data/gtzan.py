@@ -10,7 +10,7 @@ GTZAN has 10 genres of 100 clips, 30 s each at 22,050 Hz. Neither source can be
 downloaded without a browser (Kaggle needs a login), so sslab does not download it.
 Unreadable files (the Kaggle copy ships a broken ``jazz.00054.wav``) are skipped with a
 warning naming them. Each clip is cut into non-overlapping pieces of ``piece_seconds``
-that remember their clip, so train/test splits can be made by clip.
+that remember their clip, so train/test splits can be made by clip (:func:`split_by_clip`).
 """
 
 from __future__ import annotations
@@ -130,3 +130,21 @@ def load_music_folder(root: str | Path, sample_rate: int, piece_seconds: float, 
                         "replace the broken files or leave those genre folders out")
     return MusicSet(np.concatenate(pieces), np.asarray(labels, dtype=np.int64), np.asarray(clips, dtype=np.int64),
                     tuple(d.name for d in folders), names, sample_rate, skipped)
+
+
+def split_by_clip(labels: np.ndarray, clips: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
+    """A boolean mask of held-out pieces: a seeded share of each genre's clips, all pieces of a clip together.
+
+    Pieces of one clip sound alike, so splitting by piece would let the test set leak into
+    training; ``seed`` fixes the split (the same for every training seed of a run).
+    """
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(labels), dtype=bool)
+    for g in np.unique(labels):
+        ids = np.unique(clips[labels == g])
+        n_test = max(1, int(round(test_fraction * len(ids))))
+        if n_test >= len(ids):
+            raise UserError(f"genre {g} has only {len(ids)} clip(s); a train/test split needs at least 2 "
+                            "(add clips or lower test_fraction)")
+        held |= np.isin(clips, rng.permutation(ids)[:n_test])
+    return held

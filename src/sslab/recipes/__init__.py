@@ -67,7 +67,7 @@ def _discover() -> dict[str, Recipe]:
     found: dict[str, Recipe] = {}
     package = Path(__file__).parent
     for info in pkgutil.iter_modules([str(package)]):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or not info.ispkg:
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         recipe = getattr(module, "RECIPE", None)
@@ -91,7 +91,7 @@ def recipes() -> dict[str, Recipe]:
 def names() -> list[str]:
     """Recipe names without importing them (a recipe's folder is named after it)."""
     found = [i.name for i in pkgutil.iter_modules([str(Path(__file__).parent)])
-             if not i.name.startswith("_")]
+             if i.ispkg and not i.name.startswith("_")]
     return [n for n in ORDER if n in found] + sorted(n for n in found if n not in ORDER)
 
 

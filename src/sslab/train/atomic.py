@@ -83,6 +83,14 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
+def read_json(path: str | os.PathLike, hint: str = "") -> Any:
+    """What :func:`write_json` wrote; a missing or damaged file is a one-line UserError (plus ``hint``)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path} is unreadable ({exc})" + (f"; {hint}" if hint else "")) from None
+
+
 def _json_default(obj: Any) -> Any:
     # numpy and torch scalars show up in metrics; store them as plain numbers.
     if hasattr(obj, "item"):

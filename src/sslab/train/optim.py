@@ -58,6 +58,24 @@ def lars_param_groups(model: nn.Module, lr_weights: float, lr_biases: float, wei
     ]
 
 
+def ssl_optimizer(model: nn.Module, kind: str, batch_size: int, *, lr_weights: float, lr_biases: float,
+                  weight_decay: float, adamw_lr: float, adamw_weight_decay: float) -> torch.optim.Optimizer:
+    """A self-supervised pre-training optimiser with rates given per 256 images and scaled by
+    ``batch_size / 256`` (the Barlow Twins paper's rule): ``kind`` "lars" (the paper's; rates for
+    weights and for biases/norms, ``weight_decay``) or "adamw". Biases and batch-norm
+    parameters get no weight decay either way; each group keeps ``base_lr`` for :func:`set_lr`."""
+    scale = batch_size / 256
+    if kind == "lars":
+        groups = lars_param_groups(model, lr_weights * scale, lr_biases * scale, weight_decay)
+        return LARS(groups, lr=lr_weights * scale)
+    lr = adamw_lr * scale
+    groups = [{"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": adamw_weight_decay},
+              {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
+    for g in groups:
+        g["lr"] = g["base_lr"] = lr
+    return torch.optim.AdamW(groups, lr=lr)
+
+
 def warmup_cosine(step: int, total_steps: int, warmup_steps: int, end_factor: float = 0.001) -> float:
     """The paper's schedule as a factor of the base rate: linear warm-up, then cosine to ``end_factor``."""
     if step < warmup_steps:

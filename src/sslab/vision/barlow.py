@@ -29,6 +29,8 @@ import torch
 from torch import nn
 
 from sslab.train.distributed import all_reduce_sum, global_count
+from sslab.train.precision import autocast
+from sslab.vision.ssl_augment import ViewParams, two_views
 
 LAMBDA = 0.0051  # the paper's weight of the off-diagonal (redundancy-reduction) term
 
@@ -120,3 +122,17 @@ class JointObjective(nn.Module):
         ce = nn.functional.cross_entropy(self.head(self.encoder(x)), y)
         bt = self.twins(view_a, view_b)
         return ce + self.weight * bt / self.dim, ce.detach(), bt.detach()
+
+
+def pretrain_step(model: nn.Module, optimizer: torch.optim.Optimizer, images_u8: torch.Tensor,
+                  views: tuple[ViewParams, ViewParams], generator: torch.Generator, amp: bool) -> torch.Tensor:
+    """One Barlow Twins step on a batch of uint8 images already on the device: both views made
+    batched there, forward (bfloat16 autocast where fast), backward, optimiser step. Returns the
+    loss, detached (no host sync). ``benchmarks/barlow_throughput.py`` times exactly this."""
+    view_a, view_b = two_views(images_u8, views, images_u8.shape[-1], generator)
+    with autocast(images_u8.device, amp):
+        loss = model(view_a, view_b)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()

@@ -5,16 +5,20 @@ version: the seed's task has K = 3 (0 original, 1 flipped upside down, 2 rotated
 degrees counter-clockwise); RotNet (Gidaris et al., 2018) has K = 4 (rotations by 0,
 90, 180 and 270 degrees counter-clockwise). The K*N-example set is never materialised:
 sample ``i`` is version ``i // N`` of image ``i % N`` (as for the augment recipe's 4x
-set), computed per batch.
+set), computed per batch. :func:`pretext_epoch` trains on that virtual set and
+:func:`pretext_accuracy` scores a version classifier on every version of held-out images.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import torch
 
+from sslab.data.images import to_signed
 from sslab.errors import UserError
+from sslab.vision.classify import evaluate, train_epoch
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -80,3 +84,33 @@ def materialise(x: torch.Tensor, task: str = "flip-rotate") -> tuple[torch.Tenso
     k = len(_task(task))
     sample = torch.arange(k * len(x), device=x.device)
     return apply_pretext(x[sample % len(x)], pretext_labels(sample, len(x)), task), pretext_labels(sample, len(x))
+
+
+def pretext_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, task: str,
+                  batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass over the virtual K*N pretext set; (mean loss, accuracy) as 0-d tensors.
+
+    Sample i is image i % N in version i // N, and its label is that version.
+    """
+    n, k = len(images), len(task_classes(task))
+    versions = pretext_labels(torch.arange(k * n, device=images.device), n)
+
+    def as_version(batch: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
+        return to_signed(apply_pretext(batch, versions[sample], task))
+
+    return train_epoch(model, optimizer, images, versions, batch_size, generator, virtual_size=k * n,
+                       transform=as_version)
+
+
+def pretext_accuracy(model: torch.nn.Module, images: torch.Tensor, task: str) -> float:
+    """Accuracy of the version classifier on every version of held-out images."""
+    def as_version(version: int):
+        def transform(batch: torch.Tensor) -> torch.Tensor:
+            return to_signed(apply_pretext(batch, torch.full((len(batch),), version, device=batch.device), task))
+        return transform
+
+    accs = []
+    for version in range(len(task_classes(task))):
+        target = torch.full((len(images),), version, device=images.device)
+        accs.append(evaluate(model, images, target, transform=as_version(version))[0])
+    return float(np.mean(accs))

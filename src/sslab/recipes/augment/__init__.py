@@ -29,8 +29,7 @@ from sslab.recipes.augment.train import load_data, run_seed
 
 def locate_data(root: Path) -> Path | None:
     """CIFAR-10 (python batches or image folders) under ``root``, for `sslab run all --data ROOT`."""
-    found = cifar10.find_root(root)
-    return found[1] if found else None
+    return cifar10.locate(root)
 
 
 RECIPE = Recipe(

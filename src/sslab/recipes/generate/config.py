@@ -1,0 +1,84 @@
+"""Options of `generate`. Defaults are the `quick` preset; `paper` is the seed's data with sizes meant for a GPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sslab.audio.generative import KINDS
+from sslab.audio.spectral import samples_for
+from sslab.config import param
+from sslab.data import synthetic_music
+from sslab.errors import UserError
+from sslab.recipes import RecipeConfig
+
+SPLIT_SEED = 20211121  # one clip split for every seed, so seeds differ only in training
+
+
+@dataclass
+class Config(RecipeConfig):
+    model: str = param("vae", "generative model: conditional VAE or conditional GAN", choices=KINDS)
+    domain: str = param("stft", "what the model makes: log-magnitude STFT, or log-mel (inverted by NNLS)",
+                        choices=("stft", "mel"))
+    test_genre: str = param("classical", "the genre the seed tests generation on (must be one of the genres)")
+    genres: tuple[str, ...] = param((), "genres to use, e.g. classical,rock (empty: every genre folder found)")
+    sample_rate: int = param(16000, "sample rate the clips are resampled to (GTZAN: 22050)", min=4000, max=48000)
+    n_fft: int = param(512, "STFT window length in samples", min=64, max=8192)
+    hop: int = param(128, "STFT hop in samples (at most n_fft/2; n_fft/4 suits Griffin-Lim best)", min=16, max=4096)
+    n_mels: int = param(80, "mel bands when domain=mel", min=16, max=512)
+    griffin_lim_iters: int = param(32, "fast Griffin-Lim iterations when turning spectrograms into sound", min=1, max=1000)
+    crop_frames: int = param(64, "spectrogram frames per training crop (a multiple of 8)", min=8, max=4096)
+    z_dim: int = param(32, "latent channels per 8 frames", min=1, max=1024)
+    hidden: int = param(96, "channels of the decoder, encoder and discriminator (a multiple of 8)", min=8, max=2048)
+    batch_size: int = param(32, "crops per training step", min=2, max=4096)
+    lr: float = param(0.0, "Adam learning rate (0: 1e-3 for the VAE, 2e-4 for the GAN)", min=0.0, max=1.0)
+    epochs: int = param(10, "generator epochs", min=1, max=100_000)
+    steps_per_epoch: int = param(30, "training steps per epoch", min=1, max=1_000_000)
+    eval_every: int = param(2, "judge the generated audio every this many epochs (and at the end)", min=1)
+    eval_clips: int = param(4, "generated clips per genre at each evaluation", min=2, max=10_000)
+    final_clips: int = param(12, "generated clips per genre at the final evaluation", min=2, max=10_000)
+    eval_seconds: float = param(2.0, "length of judged clips, real and generated", min=0.25, max=30.0)
+    judge_epochs: int = param(4, "epochs of the genre classifier", min=1, max=100_000)
+    judge_steps: int = param(25, "judge training steps per epoch", min=1, max=1_000_000)
+    judge_lr: float = param(2e-3, "Adam learning rate of the judge", min=0.0, max=1.0)
+    test_fraction: float = param(0.2, "share of clips of each genre held out for testing", min=0.05, max=0.9)
+    piece_seconds: float = param(5.0, "clips are cut into pieces this long", min=0.5, max=600.0)
+    max_seconds_per_file: float = param(30.0, "read at most this much of each file", min=0.5, max=36_000.0)
+    synthetic_genres: int = param(5, "made-up genres when no --data is given (classical, rock, disco, jazz, hiphop)",
+                                  min=2, max=len(synthetic_music.GENRES))
+    synthetic_clips: int = param(16, "made-up clips per genre", min=3, max=10_000)
+    report_clips: int = param(2, "generated clips per genre played in the report", min=1, max=20)
+    report_seconds: float = param(3.0, "length of the clips in the report", min=0.5, max=30.0)
+
+    def validate(self) -> None:
+        if self.hop > self.n_fft // 2:
+            raise UserError(f"hop={self.hop} must be at most n_fft/2 = {self.n_fft // 2} (Griffin-Lim needs overlap)")
+        if self.crop_frames % 8:
+            raise UserError(f"crop_frames={self.crop_frames} must be a multiple of 8 (the model upsamples by 8)")
+        if self.hidden % 8:
+            raise UserError(f"hidden={self.hidden} must be a multiple of 8 (group normalisation in groups of 8)")
+        longest = max(self.eval_seconds, samples_for(self.crop_frames, self.hop) / self.sample_rate)
+        if longest > self.piece_seconds:
+            raise UserError(f"piece_seconds={self.piece_seconds} is shorter than a judged clip or a training crop "
+                            f"({longest:.2f} s); raise piece_seconds or lower eval_seconds/crop_frames")
+        if self.domain == "mel" and self.n_mels > self.n_fft // 2 + 1:
+            raise UserError(f"n_mels={self.n_mels} exceeds the {self.n_fft // 2 + 1} STFT bins; lower it")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr or (1e-3 if self.model == "vae" else 2e-4)
+
+
+PRESETS = {
+    "smoke": {"epochs": 2, "steps_per_epoch": 4, "eval_every": 1, "eval_clips": 3, "final_clips": 3,
+              "judge_epochs": 2, "judge_steps": 5, "synthetic_genres": 2, "synthetic_clips": 5,
+              "piece_seconds": 2.0, "eval_seconds": 1.0, "hidden": 32, "z_dim": 8, "batch_size": 8,
+              "griffin_lim_iters": 4, "report_clips": 1, "report_seconds": 1.0, "crop_frames": 32},
+    "quick": {},
+    # The seed: GTZAN, its 10 genres at 22,050 Hz, "classical" tested; it leaves model and
+    # training open, so these are sizes a GPU trains in about an hour.
+    "paper": {"sample_rate": 22050, "n_fft": 1024, "hop": 256, "crop_frames": 128, "z_dim": 64, "hidden": 256,
+              "batch_size": 64, "epochs": 100, "steps_per_epoch": 200, "eval_every": 10, "eval_clips": 32,
+              "final_clips": 100, "eval_seconds": 3.0, "judge_epochs": 30, "judge_steps": 100,
+              "griffin_lim_iters": 64, "synthetic_clips": 100, "piece_seconds": 10.0, "report_clips": 1,
+              "synthetic_genres": 5, "seeds": 3},
+}

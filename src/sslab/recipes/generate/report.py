@@ -1,0 +1,183 @@
+"""`generate`'s summary, figures and report section, read from the run directory alone."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from sslab.report import figures, records, stats
+from sslab.report.document import AudioGrid, Figure, Section, Table, Text
+from sslab.train.rundir import Run
+
+
+def summarize(run: Run) -> dict:
+    cfg = run.config()["config"]
+    test_genre, kind = cfg["test_genre"], cfg["model"]
+    finals = [r[-1] for r in records.by_seed(run, "final")]
+    checks = [r[-1] for r in records.by_seed(run, "judge-test")]
+    names = list(finals[0]["acc"])
+    chance = 1.0 / len(names)
+    draw_curves(run, test_genre, kind, checks, chance)
+
+    acc_test = [f["acc"][test_genre] for f in finals]
+    acc_mean = [f["mean_acc"] for f in finals]
+    c1 = stats.claim(f"Generated {test_genre} clips are judged {test_genre} more often than chance (points above "
+                     f"{chance * 100:.0f}%)", [a - chance for a in acc_test], scale=100)
+    c2 = stats.claim("Generated clips carry their requested genre (mean per-genre accuracy, points above chance)",
+                     [a - chance for a in acc_mean], scale=100)
+    entry = stats.mean_ci_entry
+    h = {
+        "judge_test_acc": entry([c["segment_acc"] for c in checks]),
+        "judge_test_clip_acc": entry([c["clip_acc"] for c in checks]),
+        f"{test_genre}_acc": entry(acc_test),
+        "mean_genre_acc": entry(acc_mean),
+        f"{test_genre}_fd": entry([f["fd"][test_genre] for f in finals]),
+        f"{test_genre}_fd_real_halves": entry([c["fd_real_halves"][test_genre] for c in checks]),
+        "mean_fd": entry([f["mean_fd"] for f in finals]),
+        f"{test_genre}_flatness_generated": entry([f["flatness"][test_genre] for f in finals]),
+        f"{test_genre}_flatness_real": entry([c["real_flatness"][test_genre] for c in checks]),
+        f"{test_genre}_hf_ratio_generated": entry([f["hf_ratio"][test_genre] for f in finals]),
+        f"{test_genre}_hf_ratio_real": entry([c["real_hf_ratio"][test_genre] for c in checks]),
+        "round_trip_mean_acc": entry([c["round_trip"]["mean_acc"] for c in checks]),
+        "train_steps_per_s": float(np.median([r["steps_per_s"] for r in run.select(phase=kind)])),
+        "audio_seconds_per_s": float(np.median([f["audio_seconds_per_s"] for f in finals])),
+        "chance": chance,
+    }
+    text = (f"The {kind.upper()} made {test_genre} clips that its judge called {test_genre} "
+            f"{stats.fmt_entry(h[f'{test_genre}_acc'], 0, 100)}% of the time "
+            f"(chance {chance * 100:.0f}%, mean over {len(names)} genres "
+            f"{stats.fmt_entry(h['mean_genre_acc'], 0, 100)}%); the judge gets "
+            f"{stats.fmt_entry(h['judge_test_acc'], 0, 100)}% of real held-out clips "
+            f"right; Frechet distance of {test_genre} {h[f'{test_genre}_fd']['mean']:.3g} (two real halves: "
+            f"{h[f'{test_genre}_fd_real_halves']['mean']:.3g}); spectral flatness "
+            f"{h[f'{test_genre}_flatness_generated']['mean']:.3f} generated vs "
+            f"{h[f'{test_genre}_flatness_real']['mean']:.3f} real.")
+    return {"text": text, "headline": h, "claims": [c1, c2], "genres": names}
+
+
+def draw_curves(run: Run, test_genre: str, kind: str, checks: list[dict], chance: float) -> None:
+    """Losses, and genre accuracy, Frechet distance and noise of generated clips over training,
+    each beside the yardsticks real held-out clips set (the judge's checks)."""
+    loss_keys = [k for k in run.select(phase=kind)[0] if k.endswith("loss") or k in ("mse", "kl")]
+    fig, axes = figures.plt.subplots(1, len(loss_keys), figsize=(3.2 * len(loss_keys), 3.0), dpi=110, squeeze=False)
+    for ax, key in zip(axes[0], loss_keys):
+        epochs, runs = records.seed_curves(run, kind, key)
+        figures.band(ax, epochs, runs, key)
+        ax.set_xlabel("epoch")
+        ax.set_title(key, fontsize=9)
+        ax.grid(alpha=0.3)
+    figures.save(fig, run.figures / "losses")
+
+    def real_line(ax, values, style, label, scale=1):
+        ax.axhline(np.mean(values) * scale, color="k", ls=style, lw=1, label=label)
+
+    def generated(ax, key, label, color):
+        figures.band(ax, *records.seed_curves(run, "eval", key), label, color)
+
+    fig, ax = figures.new_figure()
+    generated(ax, lambda r: r["acc"][test_genre] * 100, f"generated {test_genre}", figures.COLORS[0])
+    generated(ax, lambda r: r["mean_acc"] * 100, "generated, mean over genres", figures.COLORS[1])
+    real_line(ax, [c["segment_acc"] for c in checks], "--", "judge on real held-out clips", 100)
+    real_line(ax, [c["round_trip"]["mean_acc"] for c in checks], "-.", "judge on real clips after Griffin-Lim", 100)
+    ax.axhline(chance * 100, color="gray", ls=":", lw=1, label="chance")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("judged as the requested genre (%)")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=8)
+    figures.save(fig, run.figures / "genre_accuracy")
+
+    fig, ax = figures.new_figure()
+    generated(ax, lambda r: r["fd"][test_genre], f"generated {test_genre}", figures.COLORS[0])
+    generated(ax, "mean_fd", "mean over genres", figures.COLORS[1])
+    floor = [c["fd_real_halves"][test_genre] for c in checks]
+    if np.isfinite(floor).any():  # too few held-out clips (the smoke preset) leave no halves to compare
+        ax.axhline(np.nanmean(floor), color="k", ls="--", lw=1, label=f"two halves of real {test_genre} clips")
+    real_line(ax, [c["round_trip"]["fd"][test_genre] for c in checks], "-.", f"real {test_genre} after Griffin-Lim")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("Frechet distance (judge embeddings)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    figures.save(fig, run.figures / "frechet_distance")
+
+    fig, ax = figures.new_figure()
+    generated(ax, lambda r: r["flatness"][test_genre], f"generated {test_genre}", figures.COLORS[0])
+    real_line(ax, [c["real_flatness"][test_genre] for c in checks], "--", f"real {test_genre}")
+    real_line(ax, [c["round_trip"]["flatness"][test_genre] for c in checks], "-.",
+              f"real {test_genre} after Griffin-Lim")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("spectral flatness (1 = white noise)")
+    ax.legend(fontsize=8)
+    figures.save(fig, run.figures / "noise")
+
+
+# The per-genre table: (column, phase, the per-genre values of a record, digits, scale).
+GENRE_COLUMNS = (
+    ("judge on real (%)", "judge-test", lambda c: c["per_genre_acc"], 0, 100),
+    ("generated judged as asked (%)", "final", lambda f: f["acc"], 0, 100),
+    ("real after Griffin-Lim (%)", "judge-test", lambda c: c["round_trip"]["acc"], 0, 100),
+    ("Frechet dist. generated", "final", lambda f: f["fd"], 2, 1),
+    ("Frechet dist. real halves", "judge-test", lambda c: c["fd_real_halves"], 2, 1),
+    ("flatness generated", "final", lambda f: f["flatness"], 3, 1),
+    ("flatness real", "judge-test", lambda c: c["real_flatness"], 3, 1),
+    ("energy > 4 kHz generated (%)", "final", lambda f: f["hf_ratio"], 1, 100),
+    ("energy > 4 kHz real (%)", "judge-test", lambda c: c["real_hf_ratio"], 1, 100),
+)
+
+
+def report(run: Run) -> Section:
+    s = run.summary()
+    conf = run.config()
+    cfg = conf["config"]
+    h = s["headline"]
+    names = s["genres"]
+    test_genre, kind = cfg["test_genre"], cfg["model"]
+    last = {phase: [r[-1] for r in records.by_seed(run, phase)] for phase in ("final", "judge-test")}
+    rows = [[name] + [stats.fmt_entry(stats.mean_ci_entry([get(r)[name] for r in last[phase]]), digits, scale)
+                      for _, phase, get, digits, scale in GENRE_COLUMNS] for name in names]
+    listing = json.loads((run.root / "audio" / "index.json").read_text())
+    n_gen = max(len(v["generated"]) for v in listing.values())
+    grid_rows = [(name, [run.root / "audio" / listing[name]["real"]]
+                  + [run.root / "audio" / p for p in listing[name]["generated"]]) for name in names]
+    confusion = np.sum([np.asarray(f["confusion"]) for f in last["final"]], axis=0)
+    conf_rows = [[f"asked {name}"] + [int(v) for v in confusion[g]] for g, name in enumerate(names)]
+    model = "VAE (calibrated decoder, sigma-VAE)" if kind == "vae" else "GAN (hinge loss, projection discriminator)"
+    arch = (f"conditional {model} "
+            f"on {'log-magnitude STFT' if cfg['domain'] == 'stft' else 'log-mel'} spectrograms "
+            f"(n_fft {cfg['n_fft']}, hop {cfg['hop']} at {cfg['sample_rate']} Hz), latent sequence of {cfg['z_dim']} "
+            f"channels per 8 frames, {cfg['hidden']} hidden channels; sound by fast Griffin-Lim "
+            f"({cfg['griffin_lim_iters']} iterations)")
+    blocks = [
+        Table(["genre"] + [c[0] for c in GENRE_COLUMNS], rows,
+              f"Final evaluation: {cfg['final_clips']} generated clips of {cfg['eval_seconds']:g} s per genre, against "
+              f"held-out real clips; {len(conf['seeds'])} seed(s), ± is a 95% confidence interval."),
+        AudioGrid(["real (held out)"] + [f"generated {i + 1}" for i in range(n_gen)], grid_rows,
+                  f"Seed {conf['seeds'][0]}: generated clips of {cfg['report_seconds']:g} s for each requested genre, "
+                  "beside a real held-out clip."),
+        Figure(run.figures / "spectrograms.png", "Spectrograms (dB) of the real clip and the first generated clip of "
+                                                 "each genre, as the model sees them."),
+        Figure(run.figures / "genre_accuracy.png", "Share of generated clips the judge assigns to the requested genre, "
+                                                   "during training; dashed: the judge on real held-out clips."),
+        Figure(run.figures / "frechet_distance.png", "Frechet distance between the judge's embeddings of generated and "
+                                                     "real held-out clips (lower is closer); dashed: two halves of the "
+                                                     "real clips, the floor at this sample size."),
+        Figure(run.figures / "noise.png", f"Spectral flatness of generated {test_genre} clips (noise-likeness) next "
+                                          f"to real ones."),
+        Figure(run.figures / "losses.png", "Training losses per epoch."),
+        Table([""] + [f"judged {n}" for n in names], conf_rows, "Judge's verdicts on the final generated clips "
+                                                                 "(all seeds)."),
+        Text(f"Model: {arch}. Judge: log-mel CNN trained on real training clips for {cfg['judge_epochs']} x "
+             f"{cfg['judge_steps']} steps; held-out accuracy {h['judge_test_acc']['mean'] * 100:.0f}% per "
+             f"{cfg['eval_seconds']:g} s segment, {h['judge_test_clip_acc']['mean'] * 100:.0f}% per clip. Data: "
+             f"{conf['data'] or 'made-up music'}. Speed on {conf['device']}: {h['train_steps_per_s']:.2f} training "
+             f"steps/s, {h['audio_seconds_per_s']:.1f} s of audio generated per second (with Griffin-Lim)."),
+    ]
+    return Section("Genre-conditioned generative audio (seed 2.1)", blocks,
+                   subtitle=f"A conditional {kind.upper()} makes clips of a requested genre; a genre classifier "
+                            f"trained on real clips judges them")
+
+
+def next_steps(run: Run) -> str:
+    """The reproduce block's last line: making sound with the trained model."""
+    genre = run.config()["config"]["test_genre"]
+    return f"# then: sslab sample --checkpoint {{run.root}} --genre {genre} --n 5 --seconds 5 --out samples/"

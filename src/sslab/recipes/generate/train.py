@@ -1,0 +1,271 @@
+"""`generate`, step by step: the music, the judge, the generative model, the final verdict.
+
+Read top to bottom: :func:`load_data` (made-up music or a GTZAN-style folder, split by clip,
+resident as int16 on the device), then :func:`run_seed`, which calls the steps in order:
+:func:`train_judge` and :func:`log_judge_checks` (the judge and how good it is on held-out
+clips), :func:`train_generator` (the VAE or GAN on spectrogram crops, its clips judged every
+few epochs), :func:`final_evaluation` and :func:`write_examples` (the verdict, and the clips
+and spectrograms the report shows).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sslab.audio.generative import build_model, build_optimizers, generate_audio, save_sampler, train_step
+from sslab.audio.io import write_wav
+from sslab.audio.judge import (GenreJudge, Reference, frechet_distance, judge_generated, judge_train_step,
+                               noise_measures)
+from sslab.audio.spectral import SpectralDomain, samples_for
+from sslab.data import gtzan, synthetic_music
+from sslab.errors import UserError
+from sslab.recipes import Context
+from sslab.recipes.generate.config import SPLIT_SEED, Config
+from sslab.report import figures
+from sslab.train import atomic
+from sslab.train.checkpoint import save_model
+from sslab.train.rundir import Run
+from sslab.train.seeding import phase_seed
+
+
+# ---- data ---------------------------------------------------------------------------
+@dataclass
+class GenreData:
+    """Train and held-out pieces (int16, resident on the device) of every genre."""
+
+    genres: tuple[str, ...]
+    sample_rate: int
+    train: torch.Tensor
+    train_labels: torch.Tensor
+    test: torch.Tensor
+    test_labels: torch.Tensor
+    test_clips: torch.Tensor
+    source: str
+    skipped: list[str]
+
+
+def load_data(cfg: Config, data_dir: Path | None, device: torch.device) -> GenreData:
+    """Made-up music (no ``data_dir``) or a folder of music by genre, cut into pieces and split by clip."""
+    if data_dir is None:
+        names = synthetic_music.GENRES[: cfg.synthetic_genres]
+        if cfg.genres:
+            unknown = [g for g in cfg.genres if g not in synthetic_music.GENRES]
+            if unknown:
+                raise UserError(f"genres={','.join(cfg.genres)}: sslab's made-up music has no {', '.join(unknown)}; "
+                                f"choose from {', '.join(synthetic_music.GENRES)}")
+            names = tuple(cfg.genres)
+        waves, labels = synthetic_music.make_dataset(names, cfg.synthetic_clips, cfg.piece_seconds, cfg.sample_rate)
+        music = gtzan.MusicSet(gtzan.to_int16(waves), labels, np.arange(len(labels)), tuple(names),
+                               [f"{names[g]}/{i}" for i, g in enumerate(labels)], cfg.sample_rate)
+        source = f"made-up music ({len(names)} genres x {cfg.synthetic_clips} clips of {cfg.piece_seconds:g} s)"
+    else:
+        music = gtzan.load_music_folder(data_dir, cfg.sample_rate, cfg.piece_seconds,
+                                        max_seconds_per_file=cfg.max_seconds_per_file,
+                                        genres=tuple(cfg.genres) or None)
+        source = f"{data_dir} ({len(music.genres)} genres, {len(music.clip_names)} clips)"
+    if cfg.test_genre not in music.genres:
+        raise UserError(f"test_genre={cfg.test_genre} is not among the genres ({', '.join(music.genres)}); "
+                        "choose one of them")
+    held = gtzan.split_by_clip(music.labels, music.clips, cfg.test_fraction, SPLIT_SEED)
+    pieces = torch.from_numpy(music.pieces)
+    labels = torch.from_numpy(music.labels)
+    return GenreData(music.genres, music.sample_rate, pieces[~held].to(device), labels[~held].to(device),
+                     pieces[held].to(device), labels[held].to(device), torch.from_numpy(music.clips[held]),
+                     source, music.skipped)
+
+
+def random_crops(pieces: torch.Tensor, labels: torch.Tensor, n: int, length: int,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random crops of ``length`` samples (float in [-1, 1]) from random pieces, in one gather."""
+    idx = torch.randint(len(pieces), (n,), generator=generator)
+    start = torch.randint(pieces.shape[1] - length + 1, (n,), generator=generator)
+    idx, start = idx.to(pieces.device), start.to(pieces.device)
+    cols = start[:, None] + torch.arange(length, device=pieces.device)
+    return pieces[idx[:, None], cols].float() / 32767.0, labels[idx]
+
+
+def held_out_segments(data: GenreData, seconds: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every non-overlapping ``seconds``-long segment of the held-out pieces: (waves, labels, clip ids)."""
+    length = int(round(seconds * data.sample_rate))
+    per_piece = data.test.shape[1] // length
+    segs = data.test[:, : per_piece * length].reshape(-1, length).float() / 32767.0
+    return segs, data.test_labels.repeat_interleave(per_piece), data.test_clips.repeat_interleave(per_piece)
+
+
+def genre_batch(n_genres: int, per_genre: int) -> torch.Tensor:
+    return torch.arange(n_genres).repeat_interleave(per_genre)
+
+
+# ---- one seed -------------------------------------------------------------------------
+def run_seed(ctx: Context) -> None:
+    cfg, run, seed, data = ctx.cfg, ctx.run, ctx.seed, ctx.data
+    domain = SpectralDomain(cfg.domain, data.sample_rate, cfg.n_fft, cfg.hop, cfg.n_mels)
+
+    judge = train_judge(run, seed, cfg, data)
+    real, real_labels, real_clips = held_out_segments(data, cfg.eval_seconds)
+    logits, emb = judge.judge(real)
+    flat, hf = noise_measures(real.to(ctx.device), data.sample_rate)
+    ref = Reference(emb, real_labels.cpu(), flat, hf)
+    if run.once(f"seed{seed}/judge-eval"):
+        log_judge_checks(run, seed, cfg, judge, data, domain, ref, logits, real, real_clips)
+        save_model(run.checkpoint_path(f"seed{seed}/judge"), judge,
+                   {"recipe": "generate", "genres": list(data.genres), "sample_rate": data.sample_rate})
+        run.mark(f"seed{seed}/judge-eval")
+
+    model = train_generator(run, seed, cfg, data, domain, judge, ref)
+    if run.once(f"seed{seed}/final"):
+        final_evaluation(run, seed, cfg, model, judge, domain, ref, data)
+        run.mark(f"seed{seed}/final")
+
+
+def train_judge(run: Run, seed: int, cfg: Config, data: GenreData) -> GenreJudge:
+    """Step 1: the judge, a genre classifier on random crops of real training clips."""
+    dev = data.train.device
+    judged_len = int(round(cfg.eval_seconds * data.sample_rate))
+    torch.manual_seed(phase_seed(seed, "init-judge"))
+    judge = GenreJudge(data.sample_rate, len(data.genres)).to(dev)
+    judge_opt = torch.optim.Adam(judge.parameters(), lr=cfg.judge_lr)
+    order = torch.Generator().manual_seed(phase_seed(seed, "order-judge"))
+    stage = run.stage(f"seed{seed}/judge", model=judge, optimizer=judge_opt, generator=order)
+    for epoch in stage.epochs(cfg.judge_epochs, desc=f"seed {seed} judge"):
+        total = torch.zeros((), device=dev)
+        for _ in range(cfg.judge_steps):
+            wave, labels = random_crops(data.train, data.train_labels, cfg.batch_size, judged_len, order)
+            total += judge_train_step(judge, judge_opt, wave, labels)
+        run.log(seed=seed, phase="judge", epoch=epoch + 1, loss=(total / cfg.judge_steps).item())
+        stage.show(loss=(total / cfg.judge_steps).item())
+    return judge
+
+
+def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: SpectralDomain,
+                    judge: GenreJudge, ref: Reference):
+    """Step 2: the conditional VAE or GAN on spectrogram crops, its clips judged every ``eval_every`` epochs."""
+    names = data.genres
+    torch.manual_seed(phase_seed(seed, f"init-{cfg.model}"))
+    model = build_model(cfg.model, domain.bins, len(names), cfg.z_dim, cfg.hidden).to(data.train.device)
+    crop_len = samples_for(cfg.crop_frames, cfg.hop)
+    stats_gen = torch.Generator().manual_seed(phase_seed(seed, "standardizer"))
+    sample, _ = random_crops(data.train, data.train_labels, min(512, 16 * len(data.train)), crop_len, stats_gen)
+    model.sampler.fit_standardizer(domain.encode(sample))
+    optimizers = build_optimizers(model, cfg.learning_rate)
+    order = torch.Generator().manual_seed(phase_seed(seed, f"order-{cfg.model}"))
+    stage = run.stage(f"seed{seed}/{cfg.model}", model=model, generator=order, **optimizers)
+    for epoch in stage.epochs(cfg.epochs, desc=f"seed {seed} {cfg.model}"):
+        start = time.perf_counter()
+        totals: dict[str, torch.Tensor] = {}
+        for _ in range(cfg.steps_per_epoch):
+            wave, labels = random_crops(data.train, data.train_labels, cfg.batch_size, crop_len, order)
+            x = model.sampler.standardize(domain.encode(wave))
+            for key, value in train_step(model, optimizers, x, labels).items():
+                totals[key] = totals.get(key, 0) + value
+        steps_per_s = cfg.steps_per_epoch / (time.perf_counter() - start)
+        losses = {k: (v / cfg.steps_per_epoch).item() for k, v in totals.items()}
+        run.log(seed=seed, phase=cfg.model, epoch=epoch + 1, steps_per_s=steps_per_s, **losses)
+        stage.show(**losses)
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            gen = torch.Generator().manual_seed(phase_seed(seed, f"eval-{epoch + 1}"))
+            genres_of = genre_batch(len(names), cfg.eval_clips)
+            wave = generate_audio(model.sampler, domain, genres_of, cfg.eval_seconds, cfg.griffin_lim_iters, gen)
+            scores = judge_generated(judge, wave, genres_of, ref, names, data.sample_rate)
+            run.log(seed=seed, phase="eval", epoch=epoch + 1, **scores)
+            stage.show(acc=scores["mean_acc"], fd=scores["mean_fd"])
+    return model
+
+
+def log_judge_checks(run: Run, seed: int, cfg: Config, judge: GenreJudge, data: GenreData, domain: SpectralDomain,
+                     ref: Reference, logits: torch.Tensor, real: torch.Tensor, real_clips: torch.Tensor) -> None:
+    """Step 1b: how good the judge is on held-out clips, and the scores real clips get: the yardsticks
+    for generated ones."""
+    names, sr = data.genres, data.sample_rate
+    pred = logits.argmax(dim=1)
+    seg_acc = float((pred == ref.labels).float().mean())
+    # Clip level: average the logits of a clip's segments (how GTZAN classifiers are usually scored).
+    clip_ids, inverse = torch.unique(real_clips, return_inverse=True)
+    clip_logits = torch.zeros(len(clip_ids), logits.shape[1]).index_add_(0, inverse, logits.softmax(dim=1))
+    clip_labels = torch.zeros(len(clip_ids), dtype=torch.long).scatter_(0, inverse, ref.labels)
+    clip_acc = float((clip_logits.argmax(dim=1) == clip_labels).float().mean())
+    # Real clips through the spectral round trip (magnitude only, phase by Griffin-Lim): the
+    # best a perfect generator of magnitudes could score, so the cost of the phase reconstruction.
+    gen = torch.Generator().manual_seed(phase_seed(seed, "round-trip"))
+    rebuilt = torch.cat([domain.decode(domain.encode(chunk.to(judge.fb.device)), cfg.griffin_lim_iters,
+                                       cfg.eval_seconds, gen).cpu() for chunk in real.split(32)])
+    round_trip = judge_generated(judge, rebuilt, ref.labels, ref, names, sr)
+    # Two halves of the real held-out clips: the distance two real sets of this size still have.
+    floor = {}
+    for g, name in enumerate(names):
+        emb = ref.embeddings[ref.labels == g]
+        floor[name] = frechet_distance(emb[0::2], emb[1::2]) if len(emb) >= 4 else float("nan")
+    run.log(seed=seed, phase="judge-test", segment_acc=seg_acc, clip_acc=clip_acc,
+            per_genre_acc={n: float((pred[ref.labels == g] == g).float().mean()) for g, n in enumerate(names)},
+            round_trip=round_trip, fd_real_halves=floor,
+            real_flatness={n: float(ref.flatness[ref.labels == g].mean()) for g, n in enumerate(names)},
+            real_hf_ratio={n: float(ref.hf_ratio[ref.labels == g].mean()) for g, n in enumerate(names)},
+            n_test_segments=len(real), n_test_clips=len(clip_ids), n_train_pieces=len(data.train))
+
+
+def final_evaluation(run: Run, seed: int, cfg: Config, model, judge: GenreJudge, domain: SpectralDomain,
+                     ref: Reference, data: GenreData) -> None:
+    """Step 3: the verdict on ``final_clips`` clips per genre, the confusion table, and the sampler saved."""
+    names, sr = data.genres, data.sample_rate
+    gen = torch.Generator().manual_seed(phase_seed(seed, "final"))
+    genres_of = genre_batch(len(names), cfg.final_clips)
+    start = time.perf_counter()
+    wave = generate_audio(model.sampler, domain, genres_of, cfg.eval_seconds, cfg.griffin_lim_iters, gen)
+    audio_per_s = len(wave) * cfg.eval_seconds / (time.perf_counter() - start)
+    scores = judge_generated(judge, wave, genres_of, ref, names, sr)
+    logits, _ = judge.judge(wave)
+    confusion = torch.zeros(len(names), len(names)).index_put_(
+        (genres_of, logits.argmax(dim=1)), torch.ones(len(wave)), accumulate=True)
+    run.log(seed=seed, phase="final", epoch=cfg.epochs, audio_seconds_per_s=audio_per_s,
+            confusion=confusion.tolist(), **scores)
+    save_sampler(run.checkpoint_path(f"seed{seed}/sampler"), model.sampler, domain, names,
+                 {"recipe": "generate", "model": cfg.model, "griffin_lim_iters": cfg.griffin_lim_iters, "seed": seed})
+    if seed == run.config()["seeds"][0]:
+        write_examples(run, seed, cfg, model, domain, data)
+
+
+def write_examples(run: Run, seed: int, cfg: Config, model, domain: SpectralDomain, data: GenreData) -> None:
+    """Clips for the report's players (real beside generated) and their spectrograms."""
+    names, sr = data.genres, data.sample_rate
+    folder = run.root / "audio"
+    gen = torch.Generator().manual_seed(phase_seed(seed, "examples"))
+    genres_of = genre_batch(len(names), cfg.report_clips)
+    wave = generate_audio(model.sampler, domain, genres_of, cfg.report_seconds, cfg.griffin_lim_iters, gen)
+    length = min(int(round(cfg.report_seconds * sr)), data.test.shape[1])
+    real_example = torch.stack([data.test[data.test_labels == g][0, :length].float().cpu() / 32767.0
+                                for g in range(len(names))])
+    listing = {}
+    for g, name in enumerate(names):
+        real_path = write_wav(folder / f"real_{name}.wav", real_example[g].numpy(), sr)
+        made = [write_wav(folder / f"generated_{name}_{i}.wav", w.numpy(), sr)
+                for i, w in enumerate(wave[genres_of == g])]
+        listing[name] = {"real": real_path.name, "generated": [p.name for p in made]}
+    atomic.write_json(folder / "index.json", listing)
+    draw_spectrograms(run.figures / "spectrograms", names, real_example, wave[:: cfg.report_clips], domain)
+
+
+def draw_spectrograms(stem: Path, names, real: torch.Tensor, generated: torch.Tensor, domain: SpectralDomain) -> None:
+    """Real beside generated, one row per genre, in dB on a shared 80 dB scale (as the model sees them)."""
+    def db(wave: torch.Tensor) -> np.ndarray:
+        return 20 / np.log(10) * domain.encode(wave[None]).squeeze(0).numpy()
+
+    rows = len(names)
+    top_of_axis = domain.sample_rate / 2000 if domain.kind == "stft" else domain.n_mels  # kHz or mel bands
+    fig, axes = figures.plt.subplots(rows, 2, figsize=(8, 1.5 * rows + 0.6), dpi=110, squeeze=False)
+    top = max(float(db(real[g]).max()) for g in range(rows))
+    for g, name in enumerate(names):
+        for col, (label, w) in enumerate((("real", real[g]), ("generated", generated[g]))):
+            ax = axes[g][col]
+            ax.imshow(db(w), origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
+                      extent=(0, w.shape[-1] / domain.sample_rate, 0, top_of_axis))
+            ax.set_title(f"{name}: {label}", fontsize=8)
+            ax.tick_params(labelsize=7)
+        axes[g][0].set_ylabel("kHz" if domain.kind == "stft" else "mel band", fontsize=7)
+    axes[-1][0].set_xlabel("seconds", fontsize=7)
+    axes[-1][1].set_xlabel("seconds", fontsize=7)
+    figures.save(fig, stem)
