@@ -23,9 +23,72 @@ def make_tar(path, members):
 
 
 def test_safe_extract_keeps_good_archives(tmp_path):
-    make_tar(tmp_path / "a.tar.gz", [("d/x.txt", "file", None), ("d/link", "sym", "x.txt")])
+    make_tar(tmp_path / "a.tar.gz", [("d/x.txt", "file", None), ("./d/y.txt", "file", None)])
     download.safe_extract(tmp_path / "a.tar.gz", tmp_path / "out")
     assert (tmp_path / "out" / "d" / "x.txt").read_bytes() == b"hello"
+    assert (tmp_path / "out" / "d" / "y.txt").read_bytes() == b"hello"
+
+
+def test_safe_extract_refuses_every_link_even_one_pointing_inside(tmp_path):
+    make_tar(tmp_path / "a.tar.gz", [("d/x.txt", "file", None), ("d/link", "sym", "x.txt")])
+    with pytest.raises(UserError, match="is a link"):
+        download.safe_extract(tmp_path / "a.tar.gz", tmp_path / "out")
+    assert not (tmp_path / "out" / "d").exists()
+
+
+def make_nested_link_escape(path):
+    """The CVE-2025-4517 pattern: a chain of symlinks whose resolved path exceeds PATH_MAX, so a
+    resolve()-based check and Python 3.11's filter="data" both let ``escape/evil.txt`` through."""
+    comp, steps, prefix = "d" * 247, "abcdefghijklmnop", ""
+    with tarfile.open(path, "w") as tar:
+        for step in steps:
+            folder = tarfile.TarInfo(f"{prefix}{comp}")
+            folder.type = tarfile.DIRTYPE
+            tar.addfile(folder)
+            link = tarfile.TarInfo(f"{prefix}{step}")
+            link.type, link.linkname = tarfile.SYMTYPE, comp
+            tar.addfile(link)
+            prefix += comp + "/"
+        long_link = "/".join(steps) + "/" + "l" * 254
+        link = tarfile.TarInfo(long_link)
+        link.type, link.linkname = tarfile.SYMTYPE, "../" * len(steps)
+        tar.addfile(link)
+        link = tarfile.TarInfo("escape")
+        link.type, link.linkname = tarfile.SYMTYPE, long_link + "/.."
+        tar.addfile(link)
+        data = b"escaped"
+        evil = tarfile.TarInfo("escape/evil.txt")
+        evil.size = len(data)
+        tar.addfile(evil, io.BytesIO(data))
+
+
+def test_safe_extract_refuses_the_nested_symlink_path_max_escape(tmp_path):
+    make_nested_link_escape(tmp_path / "a.tar")
+    with pytest.raises(UserError, match="is a link; .* refusing to extract"):
+        download.safe_extract(tmp_path / "a.tar", tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tar", "out"]
+    assert not any((tmp_path / "out").iterdir())
+
+
+def test_safe_extract_refuses_hardlinks_devices_and_fifos(tmp_path):
+    for kind in (tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE):
+        with tarfile.open(tmp_path / "a.tar", "w") as tf:
+            info = tarfile.TarInfo("x")
+            info.type, info.linkname = kind, "y"
+            tf.addfile(info)
+        with pytest.raises(UserError, match="refusing to extract"):
+            download.safe_extract(tmp_path / "a.tar", tmp_path / "out")
+        assert not (tmp_path / "out" / "x").exists()
+
+
+def test_safe_extract_refuses_a_folder_that_is_a_link_on_disk(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out" / "d").symlink_to(tmp_path / "elsewhere")
+    make_tar(tmp_path / "a.tar.gz", [("d/x.txt", "file", None)])
+    with pytest.raises(UserError, match="passes through the link"):
+        download.safe_extract(tmp_path / "a.tar.gz", tmp_path / "out")
+    assert not (tmp_path / "elsewhere" / "x.txt").exists()
 
 
 @pytest.mark.parametrize("members", [

@@ -1,14 +1,17 @@
 """Official downloads with checksum, progress and safe extraction.
 
 Extraction refuses any archive member that would land outside the target folder
-(absolute paths, ``..``, links pointing out, device files) before writing anything.
+(absolute paths, ``..``, a folder on the way that is a link) and every link or special member
+(device, pipe) before writing anything.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import stat
 import tarfile
 import urllib.error
 import urllib.request
@@ -50,32 +53,54 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _inside(target: Path, member: str) -> bool:
-    dest = (target / member).resolve()
-    return dest == target or target in dest.parents
+def _short(name: str, keep: int = 60) -> str:
+    return repr(name if len(name) <= keep else name[:keep] + "...")
+
+
+def _check_name(archive: Path, target: Path, name: str) -> None:
+    """Refuse a member name unless every component is a plain name and every folder on its way
+    inside ``target`` is a real folder (not a symlink that exists on disk already)."""
+    refuse = f"{archive}: member {_short(name)} would be written outside {target}; refusing to extract"
+    if not name or "\x00" in name or os.path.isabs(name) or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        raise UserError(refuse)
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts):
+        raise UserError(refuse)
+    here = target
+    for part in parts:
+        here = here / part
+        if os.path.islink(here):
+            raise UserError(f"{archive}: member {_short(name)} passes through the link {here}; refusing to extract")
+        if here.exists() and here != target / Path(*parts) and not here.is_dir():
+            raise UserError(f"{archive}: member {_short(name)} passes through the file {here}; refusing to extract")
 
 
 def check_members(archive: Path, target: Path) -> None:
-    """Raise UserError if any member of the archive would escape ``target``."""
+    """Raise UserError unless every member is a regular file or folder that stays inside ``target``.
+
+    The official archives hold no links at all, so every symlink, hard link, device, pipe or
+    other special member is refused outright (a chain of nested links whose resolved path
+    exceeds PATH_MAX fools a resolve()-based check and ``filter="data"``: CVE-2025-4517).
+    Each regular member's path is then checked component by component.
+    """
     target = target.resolve()
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
-            for name in zf.namelist():
-                if os.path.isabs(name) or not _inside(target, name):
-                    raise UserError(f"{archive}: member {name!r} would be written outside {target}; refusing to extract")
+            for info in zf.infolist():
+                mode = info.external_attr >> 16
+                if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                    raise UserError(f"{archive}: member {_short(info.filename)} is a link or special file; refusing to extract")
+                _check_name(archive, target, info.filename)
         return
     with tarfile.open(archive) as tf:
         for m in tf.getmembers():
-            if os.path.isabs(m.name) or not _inside(target, m.name):
-                raise UserError(f"{archive}: member {m.name!r} would be written outside {target}; refusing to extract")
             if m.issym() or m.islnk():
-                # A symlink resolves against its own folder, a hard link against the archive root.
-                base = os.path.dirname(m.name) if m.issym() else ""
-                pointed = os.path.normpath(os.path.join(base, m.linkname))
-                if os.path.isabs(m.linkname) or not _inside(target, pointed):
-                    raise UserError(f"{archive}: link {m.name!r} points outside {target}; refusing to extract")
-            if m.isdev() or m.isfifo():
-                raise UserError(f"{archive}: member {m.name!r} is a device or pipe; refusing to extract")
+                raise UserError(f"{archive}: member {_short(m.name)} is a link; the official data sets hold "
+                                "none; refusing to extract")
+            if not (m.isfile() or m.isdir()):
+                raise UserError(f"{archive}: member {_short(m.name)} is a device, pipe or other special file; "
+                                "refusing to extract")
+            _check_name(archive, target, m.name)
 
 
 def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
