@@ -16,7 +16,7 @@ from pathlib import Path
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
-from sslab.errors import UserError
+from sslab.errors import UserError, os_error_message
 
 EPILOG = """examples:
   sslab run augment                     # quick preset on data sslab makes itself
@@ -63,15 +63,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The issue's spelling `logger=tensorboard` works as well as --logger (it is no recipe option).
     logger = overrides.pop("logger", None) or args.logger
     if args.resume is not None:
+        from sslab.resume import check_request
+
         if args.logger != "none":
             raise UserError("--resume keeps the run's saved --logger; drop --logger")
-        if overrides:
-            raise UserError("--resume continues a run with its saved config; drop the key=value options")
         path = Path(args.resume)
+        if not path.is_dir():
+            raise UserError(f"--resume {path}: no such run directory; pass the folder `sslab run` printed")
+        check_request(path, target, overrides)
         if (path / runner.STUDY_FILE).is_file():
             runner.run_all(preset="", overrides={}, data=None, out=path.parent, seeds=None, device=args.device, resume=path)
         else:
-            runner.run_recipe("", resume=path, device=args.device)
+            runner.run_recipe(target or "", resume=path, device=args.device)
         return 0
     if target is None:
         raise UserError("name a recipe (" + ", ".join(registry.recipes()) + ") or all; or pass --resume RUN_DIR")
@@ -100,6 +103,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     import sslab
+    from sslab.config import cli_number
 
     parser = Parser(prog="sslab", description="Label-efficient vision and neural-audio experiments, end to end.",
                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", type=Path, default=None,
                      help="folder with the real data set; without it sslab makes its own data")
     run.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default: runs/)")
-    run.add_argument("--seeds", type=int, default=None, help="run N seeds (the preset's number by default)")
+    run.add_argument("--seeds", type=cli_number(int, min=1, max=100), default=None, help="run N seeds (the preset's number by default)")
     run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to train (default: auto)")
     run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                      help="continue an interrupted run; ends with the same numbers as an uninterrupted one")
@@ -168,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"sslab: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # disk full, read-only --out, a name too long: never a traceback
+        print(f"sslab: error: {os_error_message(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("sslab: interrupted; continue with `sslab run --resume RUN_DIR`", file=sys.stderr)
         return 130

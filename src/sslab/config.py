@@ -6,6 +6,9 @@ and whose fields carry their limits in ``field(metadata=...)``::
     epochs: int = param(15, "training epochs for each arm", min=1)
     optimizer: str = param("adam", "...", choices=("adam", "sgd"))
 
+A float must be finite (``nan`` and ``inf`` pass every ``min``/``max`` comparison, so they
+are refused first) unless its field says ``finite=False``.
+
 Presets are plain dicts of field values. ``key=value`` overrides from the command line
 are parsed against the field's type; an unknown key, a wrong type or a value out of
 range raises :class:`UserError` naming the key and what is allowed. Nothing is
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
 from typing import Any, Mapping, TypeVar
 
@@ -25,9 +29,10 @@ C = TypeVar("C")
 
 
 def param(default: Any, help: str, *, min: float | None = None, max: float | None = None,
-          choices: tuple | None = None) -> Any:
-    """A config field with a help text and optional bounds or choices."""
-    meta = {"help": help, "min": min, "max": max, "choices": choices}
+          choices: tuple | None = None, finite: bool = True) -> Any:
+    """A config field with a help text and optional bounds or choices; ``finite=False`` lets a
+    float field take ``nan``/``inf``."""
+    meta = {"help": help, "min": min, "max": max, "choices": choices, "finite": finite}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -88,6 +93,8 @@ def _check(cls: type, key: str, value: Any) -> None:
         if meta.get("choices") is not None and v not in meta["choices"]:
             allowed = ", ".join(str(c) for c in meta["choices"])
             raise UserError(f"{key}={v}: not one of {allowed}")
+        if isinstance(v, float) and not math.isfinite(v) and meta.get("finite", True):
+            raise UserError(f"{key}={v}: must be a finite number")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             lo, hi = meta.get("min"), meta.get("max")
             if lo is not None and v < lo:
@@ -132,17 +139,52 @@ def config_dict(cfg: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
-def config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
-    """Rebuild a config saved in ``config.yaml`` (used by ``--resume``)."""
+def _typed(value: Any, kind: Any, key: str) -> Any:
+    """``value`` read back from a file, checked against the field's type (ints widen to floats)."""
+    origin = typing.get_origin(kind)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{key}={value!r}: expected a list")
+        (inner, *_) = typing.get_args(kind) or (Any,)
+        items = [v if inner is Any else _typed(v, inner, key) for v in value]
+        return tuple(items) if origin is tuple else items
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind is str:
+        ok = isinstance(value, str)
+    else:
+        ok = True
+    if not ok:
+        name = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}[kind]
+        raise UserError(f"{key}={value!r}: expected {name}")
+    return value
+
+
+def config_from_dict(cls: type[C], data: Mapping[str, Any], source: str = "config.yaml") -> C:
+    """Rebuild a config saved in ``config.yaml`` (used by ``--resume``), checked like a fresh one:
+    every value's type, its limits and the config's own ``validate``. A missing field takes its
+    default; a problem is a UserError naming ``source``."""
+    if not isinstance(data, Mapping):
+        raise UserError(f"{source}: `config:` is not a mapping of options; restore the file or start a new run")
     hints = _field_types(cls)
     values = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            v = data[f.name]
-            if typing.get_origin(hints[f.name]) is tuple and isinstance(v, list):
-                v = tuple(v)
-            values[f.name] = v
-    return cls(**values)
+    try:
+        for f in dataclasses.fields(cls):
+            if f.name in data:
+                values[f.name] = _typed(data[f.name], hints[f.name], f.name)
+                _check(cls, f.name, values[f.name])
+        cfg = cls(**values)
+        validate = getattr(cfg, "validate", None)
+        if validate is not None:
+            validate()
+    except UserError as exc:
+        raise UserError(f"{source}: {exc}; restore the value or start a new run") from None
+    return cfg
 
 
 def describe(cls: type, presets: Mapping[str, Mapping[str, Any]]) -> str:
@@ -168,3 +210,28 @@ def describe(cls: type, presets: Mapping[str, Mapping[str, Any]]) -> str:
         lines.append(f"      {meta.get('help', '')}")
         lines.append(f"      {per_preset}")
     return "\n".join(lines)
+
+
+def cli_number(kind: type = float, *, min: float | None = None, max: float | None = None,
+               above: float | None = None) -> Any:
+    """An argparse ``type=`` for a command-line number: finite, of ``kind``, within the limits
+    (``above``: strictly greater). A bad value is argparse's one-line usage error, exit code 2."""
+    import argparse
+
+    def parse(text: str) -> Any:
+        try:
+            value = _parse_scalar(text, kind, "value")
+        except UserError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if above is not None and not value > above:
+            raise argparse.ArgumentTypeError(f"{text} must be more than {above:g}")
+        if min is not None and value < min:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {min:g}")
+        if max is not None and value > max:
+            raise argparse.ArgumentTypeError(f"{text} must be at most {max:g}")
+        return value
+
+    parse.__name__ = "whole number" if kind is int else "number"
+    return parse

@@ -9,3 +9,28 @@ class UserError(Exception):
     """
 
     exit_code = 2
+
+
+_OS_HINTS = {
+    "ENOSPC": "free some space",
+    "EDQUOT": "free some space (disk quota exceeded)",
+    "EROFS": "choose a writable folder (this one is on a read-only file system)",
+    "EACCES": "choose a folder you may write to",
+    "EPERM": "choose a folder you may write to",
+    "ENAMETOOLONG": "choose a shorter name",
+    "ENOTDIR": "a file stands where a folder is needed; choose another path",
+    "EEXIST": "something is already there; choose another path",
+    "EISDIR": "a folder stands where a file is needed; choose another path",
+    "ENOENT": "check the path",
+}
+
+
+def os_error_message(exc: OSError, then: str = "") -> str:
+    """One line for a failed read or write: the path, the system's reason and the fix."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    path = exc.filename if exc.filename is not None else "a file"
+    cause = exc.strerror or str(exc) or type(exc).__name__
+    hint = _OS_HINTS.get(name, "check the path and the disk")
+    return f"cannot write {path}: {cause}; {hint}" + (f", {then}" if then else "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from pathlib import Path
@@ -12,8 +11,9 @@ import torch
 
 import sslab
 from sslab import recipes as registry
-from sslab.config import build_config, config_dict, config_from_dict
-from sslab.errors import UserError
+from sslab import resume as resuming
+from sslab.config import build_config, config_dict
+from sslab.errors import UserError, os_error_message
 from sslab.report.document import Claims, Code, Section, Text
 from sslab.report.html import write_page
 from sslab.report.notebook import write_notebook
@@ -23,7 +23,7 @@ from sslab.train.progress import say
 from sslab.train.rundir import Run, git_commit
 from sslab.train.seeding import configure_threads, resolve_device
 
-STUDY_FILE = "study.json"
+STUDY_FILE = resuming.STUDY_FILE
 # `sslab report --format`: the HTML page, the Jupyter notebook, or both (same blocks).
 FORMATS = {"html": (".html",), "ipynb": (".ipynb",), "both": (".html", ".ipynb")}
 
@@ -71,11 +71,10 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
     configure_threads()
     distributed.init_from_env()
     if resume is not None:
+        resuming.check_request(resume, name, overrides)
         run = Run.open(resume)
-        saved = run.config()
-        recipe = registry.get(saved["recipe"])
-        cfg = config_from_dict(recipe.Config, saved["config"])
-        preset = saved["preset"]
+        recipe, cfg, saved = resuming.load(run)
+        preset = saved.get("preset", "")
         if saved.get("threads"):
             torch.set_num_threads(int(saved["threads"]))
         data = Path(saved["data"]) if saved.get("data") else None
@@ -116,6 +115,8 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
             recipe.run_seed(registry.Context(run=run, cfg=cfg, seed=seed, device=dev, data=loaded))
         if distributed.is_main():
             finish(run, recipe, elapsed_s=time.monotonic() - started)
+    except OSError as exc:  # disk full, read-only, a name too long: the run stays resumable
+        raise UserError(os_error_message(exc, f"then continue with `sslab run --resume {run.root}`")) from None
     finally:
         if run.tracker is not None:
             run.tracker.close()
@@ -184,7 +185,7 @@ def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out
     """Every recipe in turn into one study folder, then the combined report."""
     if resume is not None:
         root = Path(resume)
-        plan = json.loads((root / STUDY_FILE).read_text())
+        plan = resuming.read_study(root)
     else:
         data = _check_data_dir(data)
         tracking.check(logger)
@@ -233,11 +234,12 @@ def _runs_from(paths: Sequence[Path]) -> list[Run]:
     for path in paths:
         path = Path(path)
         if (path / STUDY_FILE).is_file():
-            plan = json.loads((path / STUDY_FILE).read_text())
+            plan = resuming.read_study(path)
             runs.extend(Run.open(path / r) for r in plan["recipes"] if (path / r / "config.yaml").is_file())
         else:
             runs.append(Run.open(path))
     for run in runs:
+        resuming.load(run)  # a damaged config.yaml is one line here, not a traceback in a report
         if not run.complete:
             raise UserError(f"{run.root} did not finish (no summary.json); finish it with `sslab run --resume {run.root}`")
     return runs

@@ -60,11 +60,18 @@ def test_a_sampler_file_can_be_passed_directly(run_dir, tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     (["--genre", "polka"], "knows classical, rock"),
-    (["--genre", "rock", "--n", "0"], "at least one clip"),
-    (["--genre", "rock", "--seconds", "-1"], "between 0 and 600"),
+    (["--genre", "rock", "--n", "0"], "--n: 0 must be at least 1"),
+    (["--genre", "rock", "--seconds", "-1"], "--seconds: -1 must be more than 0"),
+    (["--genre", "rock", "--seconds", "nan"], "--seconds: 'nan' is not a finite number"),
+    (["--genre", "rock", "--seconds", "0.001"], "shorter than one analysis window"),
+    (["--genre", "rock", "--griffin-lim-iters", "-3"], "--griffin-lim-iters: -3 must be at least 0"),
 ])
 def test_bad_requests_are_one_line_errors(run_dir, tmp_path, capsys, extra, message):
-    assert main(["sample", "--checkpoint", str(run_dir), "--out", str(tmp_path), *extra]) == 2
+    try:  # argparse's own checks exit (SystemExit 2); sslab's return 2
+        code = main(["sample", "--checkpoint", str(run_dir), "--out", str(tmp_path), *extra])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 

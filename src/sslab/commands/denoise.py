@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sslab.config import cli_number
 from sslab.errors import UserError
 
 STEM_NUMBER = re.compile(r"(\d+)$")
@@ -277,10 +278,10 @@ def register(commands, data_commands) -> None:
     p.add_argument("--input", type=Path, required=True, metavar="FILE_OR_DIR", help="an audio file or a folder of them")
     p.add_argument("--output", type=Path, required=True, metavar="DIR", help="folder for the denoised WAV files")
     p.add_argument("--model", default="rnn", choices=("rnn", "fc"), help="which trained estimator (default rnn)")
-    p.add_argument("--seed", type=int, default=None, help="which seed's model (default: the first)")
+    p.add_argument("--seed", type=cli_number(int, min=0), default=None, help="which seed's model (default: the first)")
     p.add_argument("--stream", action="store_true",
                    help="process in chunks as a live stream would (unidirectional models); same output")
-    p.add_argument("--chunk-ms", type=float, default=32.0, help="chunk length for --stream (default 32 ms)")
+    p.add_argument("--chunk-ms", type=cli_number(float, above=0, max=60_000), default=32.0, help="chunk length for --stream (default 32 ms)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.set_defaults(func=cmd_denoise)
 
@@ -301,13 +302,14 @@ def register(commands, data_commands) -> None:
     m.add_argument("--speech", type=Path, required=True, metavar="DIR", help="clean speech (sub-folder per speaker)")
     m.add_argument("--noise", type=Path, required=True, metavar="DIR", help="noise recordings, one type per file")
     m.add_argument("--out", type=Path, required=True, metavar="DIR", help="new folder for the data set")
-    m.add_argument("--snr-db", type=float, nargs=2, default=(-5.0, 5.0), metavar=("LOW", "HIGH"),
+    m.add_argument("--snr-db", type=cli_number(float, min=-100, max=100), nargs=2, default=(-5.0, 5.0), metavar=("LOW", "HIGH"),
                    help="mixing SNR range in dB (default -5 5: about 0 dB like the seed's data)")
-    m.add_argument("--noises-per-utterance", type=int, default=10, help="noisy versions of each utterance (seed: 10)")
-    m.add_argument("--val-fraction", type=float, default=0.1, help="share of speakers for validation (default 0.1)")
-    m.add_argument("--test-fraction", type=float, default=0.1, help="share of speakers for test (default 0.1)")
-    m.add_argument("--sample-rate", type=int, default=16000, help="output rate in Hz (default 16000, the seed's)")
-    m.add_argument("--seed", type=int, default=0, help="random seed of the split and the mixing")
+    m.add_argument("--noises-per-utterance", type=cli_number(int, min=1, max=1000), default=10, help="noisy versions of each utterance (seed: 10)")
+    m.add_argument("--val-fraction", type=cli_number(float, min=0, max=0.99), default=0.1, help="share of speakers for validation (default 0.1)")
+    m.add_argument("--test-fraction", type=cli_number(float, min=0, max=0.99), default=0.1, help="share of speakers for test (default 0.1)")
+    m.add_argument("--sample-rate", type=cli_number(int, min=1000, max=384_000), default=16000,
+                   help="output rate in Hz (default 16000, the seed's)")
+    m.add_argument("--seed", type=cli_number(int, min=0), default=0, help="random seed of the split and the mixing")
     m.set_defaults(func=cmd_make_denoise)
 
     e = data_commands.add_parser("make-speech", help="write a clean-speech corpus spoken by espeak-ng voices",
@@ -316,8 +318,8 @@ def register(commands, data_commands) -> None:
                                  "pitch, speed and word gap), to build a denoising set with make-denoise when no "
                                  "recorded speech is at hand. Needs espeak-ng (apt-get install espeak-ng).")
     e.add_argument("--out", type=Path, required=True, metavar="DIR", help="new folder for the corpus")
-    e.add_argument("--speakers", type=int, default=48, help="made-up speakers (default 48)")
-    e.add_argument("--sentences", type=int, default=6, help="sentences per speaker (default 6)")
-    e.add_argument("--sample-rate", type=int, default=16000, help="output rate in Hz (default 16000)")
-    e.add_argument("--seed", type=int, default=0, help="random seed of the sentences")
+    e.add_argument("--speakers", type=cli_number(int, min=1, max=10_000), default=48, help="made-up speakers (default 48)")
+    e.add_argument("--sentences", type=cli_number(int, min=1, max=10_000), default=6, help="sentences per speaker (default 6)")
+    e.add_argument("--sample-rate", type=cli_number(int, min=1000, max=384_000), default=16000, help="output rate in Hz (default 16000)")
+    e.add_argument("--seed", type=cli_number(int, min=0), default=0, help="random seed of the sentences")
     e.set_defaults(func=cmd_make_speech)

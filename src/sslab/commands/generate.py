@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sslab.config import cli_number
 from sslab.errors import UserError
 
 
@@ -36,12 +37,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from sslab.audio.io import write_wav
     from sslab.train.progress import say
 
-    if args.n < 1:
-        raise UserError(f"--n {args.n}: ask for at least one clip")
-    if not 0 < args.seconds <= 600:
-        raise UserError(f"--seconds {args.seconds}: choose a length between 0 and 600 seconds")
     path = sampler_file(args.checkpoint)
     sampler, domain, genres, meta = load_sampler(path)
+    shortest = domain.n_fft / domain.sample_rate
+    if args.seconds < shortest:
+        raise UserError(f"--seconds {args.seconds:g}: shorter than one analysis window of this model "
+                        f"({shortest:.3f} s); ask for at least that")
     if args.genre not in genres:
         raise UserError(f"--genre {args.genre}: this model knows {', '.join(genres)}; pick one of them")
     iters = args.griffin_lim_iters or int(meta.get("griffin_lim_iters", 32))
@@ -63,10 +64,10 @@ def register(commands, data_commands) -> None:
     p.add_argument("--checkpoint", type=Path, required=True, metavar="RUN_DIR",
                    help="a `generate` run directory, or its checkpoints/seed<N>-sampler.safetensors")
     p.add_argument("--genre", required=True, help="genre to generate, e.g. classical (an unknown one lists the known)")
-    p.add_argument("--n", type=int, default=5, help="how many clips (default 5)")
-    p.add_argument("--seconds", type=float, default=5.0, help="length of each clip in seconds (default 5)")
+    p.add_argument("--n", type=cli_number(int, min=1, max=10_000), default=5, help="how many clips (default 5)")
+    p.add_argument("--seconds", type=cli_number(float, above=0, max=600), default=5.0, help="length of each clip in seconds (default 5)")
     p.add_argument("--out", type=Path, default=Path("samples"), help="folder for the WAV files (default samples/)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same clips (default 0)")
-    p.add_argument("--griffin-lim-iters", type=int, default=0, metavar="N",
+    p.add_argument("--seed", type=cli_number(int, min=0), default=0, help="random seed; the same seed gives the same clips (default 0)")
+    p.add_argument("--griffin-lim-iters", type=cli_number(int, min=0, max=10_000), default=0, metavar="N",
                    help="phase reconstruction iterations (default: what the run used)")
     p.set_defaults(func=cmd_sample)

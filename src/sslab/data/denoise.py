@@ -258,9 +258,20 @@ def _audio_files(folder: Path, what: str) -> list[Path]:
     return files
 
 
-def _load_resampled(path: Path, sr: int) -> np.ndarray:
+SILENT_PEAK = 1e-4  # below 16-bit quantisation (-80 dB of full scale): nothing to mix at an SNR
+
+
+def _load_resampled(path: Path, sr: int, what: str) -> np.ndarray:
+    """A file at rate ``sr``, refused when too short for the STFT or silent (one line naming it)."""
     samples, rate, _ = read_audio(path)
-    return resample(samples, rate, sr)
+    samples = resample(samples, rate, sr)
+    if len(samples) < MIN_SAMPLES:
+        raise UserError(f"{path}: only {len(samples)} samples at {sr} Hz; {what} needs at least {MIN_SAMPLES} for the "
+                        "1024-point STFT, remove the file")
+    if not np.isfinite(samples).all() or float(np.abs(samples).max()) < SILENT_PEAK:
+        raise UserError(f"{path}: silent (peak below -80 dB of full scale) or not finite; {what} cannot be mixed at "
+                        "an SNR from it, remove the file")
+    return samples
 
 
 def make_denoise(speech_dir: Path, noise_dir: Path, out: Path, *, snr_db: tuple[float, float] = (-5.0, 5.0),
@@ -273,6 +284,10 @@ def make_denoise(speech_dir: Path, noise_dir: Path, out: Path, *, snr_db: tuple[
     utterance and no stretch of noise appears in two splits. Returns the manifest.
     """
     speech_dir, noise_dir, out = Path(speech_dir), Path(noise_dir), Path(out)
+    if not all(np.isfinite(snr_db)):
+        raise UserError(f"--snr-db {snr_db[0]} {snr_db[1]}: both must be finite numbers of dB")
+    if not 1000 <= sample_rate <= 384_000:
+        raise UserError(f"--sample-rate {sample_rate}: choose a rate between 1000 and 384000 Hz (the seed: 16000)")
     if snr_db[0] > snr_db[1]:
         raise UserError(f"--snr-db {snr_db[0]} {snr_db[1]}: LOW must not exceed HIGH")
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
@@ -294,12 +309,12 @@ def make_denoise(speech_dir: Path, noise_dir: Path, out: Path, *, snr_db: tuple[
     assigned = {"te": group_names[:n_test], "v": group_names[n_test:n_test + n_val],
                 "tr": group_names[n_test + n_val:]}
 
-    utterances = {split: [(str(p.relative_to(speech_dir)), _load_resampled(p, sample_rate))
+    utterances = {split: [(str(p.relative_to(speech_dir)), _load_resampled(p, sample_rate, "an utterance"))
                           for g in names for p in groups[g]] for split, names in assigned.items() if names}
     noises: dict[str, dict[str, np.ndarray]] = {split: {} for split in utterances}
     noise_parts: dict[str, dict[str, list[int]]] = {}
     for path in noise_files:
-        signal = _load_resampled(path, sample_rate)
+        signal = _load_resampled(path, sample_rate, "a noise recording")
         name = str(path.relative_to(noise_dir))
         cut_test = int(len(signal) * test_fraction)
         cut_val = cut_test + int(len(signal) * val_fraction)

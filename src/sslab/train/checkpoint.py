@@ -79,7 +79,11 @@ def load_state(path: str | os.PathLike, device: str | torch.device = "cpu") -> d
     if "sslab_state" not in meta:
         # A plain weights file (save_model without extras): tensors only.
         return dict(tensors)
-    return _unflatten(json.loads(meta["sslab_state"]), tensors)
+    try:
+        return _unflatten(json.loads(meta["sslab_state"]), tensors)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"checkpoint {path} has damaged metadata ({type(exc).__name__}); delete it and resume, "
+                        "the step that writes it runs again") from None
 
 
 def save_model(path: str | os.PathLike, model: torch.nn.Module, meta: Mapping[str, Any] | None = None) -> None:
@@ -98,7 +102,14 @@ def read_model_meta(path: str | os.PathLike) -> dict[str, Any]:
             meta = fh.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise UserError(f"model file {path} is unreadable ({exc})") from None
-    return json.loads(meta.get("sslab_meta", "{}"))
+    try:
+        found = json.loads(meta.get("sslab_meta", "{}"))
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        raise UserError(f"model file {path} has damaged metadata (not a JSON object); write it again by re-running "
+                        "the training that made it")
+    return found
 
 
 def load_model(
@@ -124,6 +135,11 @@ def load_model(
         raise UserError(f"model file {path} is unreadable ({exc})") from None
     own = model.state_dict()
     wanted = {k: v for k, v in own.items() if not k.startswith(skip)}
+    broken = [k for k in wanted if k in tensors and tensors[k].is_floating_point()
+              and not bool(torch.isfinite(tensors[k]).all())]
+    if broken:
+        raise UserError(f"{path} holds NaN or infinite weights ({broken[0]}): the training that wrote it diverged; "
+                        "train again with a smaller learning rate")
     missing = sorted(set(wanted) - set(tensors))
     if missing:
         raise UserError(

@@ -210,6 +210,9 @@ class FollowerRun(Run):
     def write_summary(self, summary: Any) -> None:
         pass
 
+    def _write_diverged(self, info: Any) -> None:
+        pass  # rank 0 marks the run; every rank stops with the same line
+
     def prepare_resume(self) -> None:
         raise RuntimeError("rank 0 prepares the resume; other ranks open the directory afterwards")
 

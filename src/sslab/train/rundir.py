@@ -16,13 +16,28 @@ number of metric records written so far. One-off steps are guarded with
 On ``--resume`` the metrics file is cut back to the last point that a checkpoint or a
 mark covers; every stage restores its newest checkpoint and continues, so the numbers
 come out the same as in an uninterrupted run.
+
+One writer at a time. A process that writes a run directory (a new run, or ``--resume``)
+holds an exclusive ``flock`` on its ``.lock`` file until it ends (the kernel drops it when
+the process dies, however it dies); a second writer is refused in one line naming the
+holder. A finished run that is resumed keeps its summary.json until the new one is renamed
+over it, so a failure on the way never makes it look unfinished.
+
+Divergence. A record whose loss is NaN or infinite, or a stage whose weights are no longer
+finite at the end of an epoch, stops the run at once (before that epoch is checkpointed),
+writes ``diverged.json`` naming the phase, epoch and likely cause, and ``--resume`` refuses
+the run (it would diverge again with the same numbers).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import math
 import os
+import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -34,7 +49,15 @@ import sslab
 from sslab.errors import UserError
 from sslab.train import atomic
 from sslab.train.checkpoint import load_state, rng_state, save_state, set_rng_state
-from sslab.train.progress import Progress
+from sslab.train.progress import Progress, say
+
+LOCK_FILE = ".lock"
+DIVERGED_FILE = "diverged.json"
+DRAFT_FILE = ".summary-draft.json"
+
+
+class Diverged(UserError):
+    """Training produced a non-finite loss or non-finite weights; the run is marked diverged."""
 
 
 def git_commit() -> str:
@@ -54,6 +77,7 @@ class Run:
         self.figures = self.root / "figures"
         self.checkpoints = self.root / "checkpoints"
         self._records: list[dict[str, Any]] | None = None
+        self._lock: int | None = None  # fd of the held .lock (see claim)
         self.tracker: Any = None  # optional live logger (TensorBoard), set by the CLI
 
     # ---- creation -------------------------------------------------------------------
@@ -82,8 +106,43 @@ class Run:
         run.checkpoints.mkdir(exist_ok=True)
         return run
 
+    # ---- one writer at a time ----------------------------------------------------------
+    def claim(self) -> None:
+        """Hold the run directory for writing until this process ends; refuse if another holds it."""
+        if self._lock is not None:
+            return
+        path = self.root / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise UserError(f"{path}: cannot open the run's lock file ({exc.strerror or exc}); "
+                            "check that the run directory is writable") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+                who = (f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}: "
+                       f"`{holder.get('command')}`")
+            except (OSError, ValueError, AttributeError):
+                who = "another process"
+            os.close(fd)
+            raise UserError(f"{self.root} is being written by another sslab ({who}); wait for it to end or stop "
+                            "it, then resume; two writers at once would lose records") from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "command": " ".join(["sslab", *sys.argv[1:]])}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        self._lock = fd
+
+    def release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the only fd drops the flock
+            self._lock = None
+
     # ---- config and summary ---------------------------------------------------------
     def save_config(self, config: Mapping[str, Any]) -> None:
+        self.claim()
         atomic.write_text(self.root / "config.yaml", yaml.safe_dump(dict(config), sort_keys=False))
 
     def config(self) -> dict[str, Any]:
@@ -101,12 +160,21 @@ class Run:
 
     def summary(self) -> dict[str, Any]:
         """summary.json; while a run is finishing, the draft its report is built from."""
-        path = self.root / "summary.json"
+        path = self.root / DRAFT_FILE
         if not path.is_file():
-            path = self.root / ".summary-draft.json"
+            path = self.root / "summary.json"
         if not path.is_file():
+            if (self.root / DIVERGED_FILE).is_file():
+                raise UserError(self.diverged_message())
             raise UserError(f"{self.root} has no summary.json: the run did not finish; finish it with `sslab run --resume {self.root}`")
-        return json.loads(path.read_text())
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            summary = exc
+        if not isinstance(summary, dict) or not isinstance(summary.get("text", ""), str):
+            raise UserError(f"{path} is damaged ({summary if isinstance(summary, Exception) else 'not a summary'}); "
+                            f"rebuild it with `sslab run --resume {self.root}`")
+        return summary
 
     # ---- metrics --------------------------------------------------------------------
     @property
@@ -114,12 +182,31 @@ class Run:
         return self.root / "metrics.jsonl"
 
     def records(self) -> list[dict[str, Any]]:
+        """The metric records. A torn last line (a file cut short by hand or by a full disk) is
+        dropped with a note; a damaged line before it is an error naming the line."""
         if self._records is None:
-            self._records = []
+            records: list[dict[str, Any]] = []
+            text = ""
             if self.metrics_path.is_file():
-                for line in self.metrics_path.read_text().splitlines():
-                    if line.strip():
-                        self._records.append(json.loads(line))
+                try:
+                    text = self.metrics_path.read_text()
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise UserError(f"{self.metrics_path} is unreadable ({exc}); the run cannot be continued or "
+                                    "reported, start it again") from None
+            lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+            for i, (n, line) in enumerate(lines):
+                try:
+                    record = json.loads(line)
+                    if not isinstance(record, dict):
+                        raise ValueError("not a JSON object")
+                except ValueError:
+                    if i == len(lines) - 1:
+                        say(f"{self.metrics_path}: dropped the torn last line {n}")
+                        break
+                    raise UserError(f"{self.metrics_path}: line {n} is damaged (not a JSON record); delete the "
+                                    "lines from it on and resume, the checkpoints will redo them") from None
+                records.append(record)
+            self._records = records
         return self._records
 
     def _flush(self) -> None:
@@ -127,8 +214,14 @@ class Run:
         atomic.write_text(self.metrics_path, text)
 
     def log(self, **record: Any) -> None:
-        """Append one record (rewritten atomically, so the file is never half a line)."""
+        """Append one record (rewritten atomically, so the file is never half a line).
+
+        A loss that is NaN or infinite stops the run as diverged (see :meth:`diverged`)."""
         record = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
+        for key, value in record.items():
+            if "loss" in key and isinstance(value, float) and not math.isfinite(value):
+                self.diverged(record.get("phase", "?"), record.get("epoch", record.get("step")),
+                              f"{key} is {value}", seed=record.get("seed"))
         record.setdefault("time", round(time.time(), 3))
         self.records().append(record)
         self._flush()
@@ -147,13 +240,50 @@ class Run:
     def mark(self, key: str) -> None:
         self.log(event="done", step=key)
 
+    # ---- divergence -----------------------------------------------------------------
+    def diverged(self, phase: Any, epoch: Any, what: str, seed: Any = None) -> None:
+        """Mark the run diverged (diverged.json) and stop it with one line naming where and why."""
+        try:
+            conf = self.config().get("config") or {}
+        except (UserError, AttributeError):
+            conf = {}
+        rates = ", ".join(f"{k}={v}" for k, v in conf.items() if k == "lr" or k.endswith("_lr") or k.startswith("lr_"))
+        info = {"phase": phase, "seed": seed, "epoch": epoch, "what": what,
+                "cause": "a learning rate too high for this model" + (f" ({rates})" if rates else "")
+                         + ", or an option that makes the loss undefined"}
+        self._write_diverged(info)
+        raise Diverged(self.diverged_message(info))
+
+    def _write_diverged(self, info: Mapping[str, Any]) -> None:
+        atomic.write_json(self.root / DIVERGED_FILE, dict(info))
+
+    def diverged_message(self, info: Mapping[str, Any] | None = None) -> str:
+        if info is None:
+            try:
+                info = json.loads((self.root / DIVERGED_FILE).read_text())
+            except (OSError, ValueError):
+                info = {}
+        where = f"{info.get('phase', '?')}" + (f", seed {info['seed']}" if info.get("seed") is not None else "") \
+            + (f", epoch {info['epoch']}" if info.get("epoch") is not None else "")
+        return (f"{self.root}: training diverged in {where} ({info.get('what', 'non-finite values')}); likely cause: "
+                f"{info.get('cause', 'a learning rate too high')}; start a new run with a smaller learning rate "
+                f"(this one is marked in {DIVERGED_FILE} and cannot be resumed)")
+
     def prepare_resume(self) -> None:
-        """Cut metrics back to what the newest checkpoint or mark covers."""
+        """Take the directory for writing, refuse a diverged run, remove the temporary files a kill
+        left, and cut metrics back to what the newest checkpoint or mark covers."""
+        self.claim()
+        if (self.root / DIVERGED_FILE).is_file():
+            raise UserError(self.diverged_message())
+        for tmp in self.root.rglob(".*.tmp"):  # an atomic write killed between create and rename
+            if tmp.is_file():
+                tmp.unlink()
+        (self.root / DRAFT_FILE).unlink(missing_ok=True)
         covered = 0
         for path in self.checkpoints.glob("*.state.safetensors"):
             try:
                 covered = max(covered, int(load_state(path)["metrics_count"]))
-            except (UserError, KeyError):
+            except (UserError, KeyError, TypeError, ValueError):
                 continue  # a torn file cannot exist (atomic writes), but never trust it
         records = self.records()
         for i, r in enumerate(records):
@@ -161,9 +291,7 @@ class Run:
                 covered = max(covered, i + 1)
         del records[covered:]
         self._flush()
-        summary = self.root / "summary.json"
-        if summary.exists():
-            summary.unlink()
+        # A finished run keeps its summary.json: finishing again renames the new one over it.
 
     def stage(self, name: str, every: int = 1, **objects: Any) -> "Stage":
         return Stage(self, name, every, objects)
@@ -200,16 +328,31 @@ class Stage:
         if not self.path.is_file():
             return 0
         state = load_state(self.path)
+        try:
+            for key, obj in self.objects.items():
+                if isinstance(obj, torch.Generator):
+                    obj.set_state(state[key].to(torch.uint8))
+                elif isinstance(obj, torch.nn.Module):
+                    device = next(obj.parameters(), torch.empty(0)).device
+                    obj.load_state_dict({k: v.to(device) for k, v in state[key].items()})
+                else:
+                    obj.load_state_dict(state[key])
+            set_rng_state(state["rng"])
+            epoch = int(state["epoch"])
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, IndexError) as exc:
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"{self.path} does not fit this run ({reason}): another run's checkpoint, or config.yaml "
+                            "was changed; restore them, or delete the checkpoint to redo this stage") from None
+        return epoch
+
+    def _non_finite(self) -> str:
+        """The name of the first model whose parameters are not all finite ('' if none)."""
         for key, obj in self.objects.items():
-            if isinstance(obj, torch.Generator):
-                obj.set_state(state[key].to(torch.uint8))
-            elif isinstance(obj, torch.nn.Module):
-                device = next(obj.parameters(), torch.empty(0)).device
-                obj.load_state_dict({k: v.to(device) for k, v in state[key].items()})
-            else:
-                obj.load_state_dict(state[key])
-        set_rng_state(state["rng"])
-        return int(state["epoch"])
+            if isinstance(obj, torch.nn.Module):
+                for p in obj.parameters():
+                    if not bool(torch.isfinite(p.detach()).all()):
+                        return key
+        return ""
 
     def save(self, epoch: int) -> None:
         save_state(self.path, self._state(epoch))
@@ -221,6 +364,9 @@ class Stage:
         for epoch in self.bar:
             yield epoch
             finished = epoch + 1
+            broken = self._non_finite()
+            if broken:
+                self.run.diverged(self.name, finished, f"the weights of {broken} hold NaN or inf")
             if finished % self.every == 0 or finished == total:
                 self.save(finished)
 
