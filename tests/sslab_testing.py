@@ -50,3 +50,32 @@ def kill_midway(args: list[str], out: Path, ready, timeout: float = 180) -> Path
     assert run_dir is not None, "the run finished or never started before it could be killed"
     assert not (run_dir / "summary.json").exists(), "a killed run must not look complete"
     return run_dir
+
+
+def make_nested_link_escape(path):
+    """The CVE-2025-4517 pattern: a chain of symlinks whose resolved path exceeds PATH_MAX, so a
+    resolve()-based check and Python 3.11's filter="data" both let ``escape/evil.txt`` through."""
+    comp, steps, prefix = "d" * 247, "abcdefghijklmnop", ""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w") as tar:
+        for step in steps:
+            folder = tarfile.TarInfo(f"{prefix}{comp}")
+            folder.type = tarfile.DIRTYPE
+            tar.addfile(folder)
+            link = tarfile.TarInfo(f"{prefix}{step}")
+            link.type, link.linkname = tarfile.SYMTYPE, comp
+            tar.addfile(link)
+            prefix += comp + "/"
+        long_link = "/".join(steps) + "/" + "l" * 254
+        link = tarfile.TarInfo(long_link)
+        link.type, link.linkname = tarfile.SYMTYPE, "../" * len(steps)
+        tar.addfile(link)
+        link = tarfile.TarInfo("escape")
+        link.type, link.linkname = tarfile.SYMTYPE, long_link + "/.."
+        tar.addfile(link)
+        data = b"escaped"
+        evil = tarfile.TarInfo("escape/evil.txt")
+        evil.size = len(data)
+        tar.addfile(evil, io.BytesIO(data))

@@ -172,6 +172,10 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], source: str = "confi
     if not isinstance(data, Mapping):
         raise UserError(f"{source}: `config:` is not a mapping of options; restore the file or start a new run")
     hints = _field_types(cls)
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise UserError(f"{source}: option {unknown[0]!r} is not an option of this recipe (was `recipe:` changed, or "
+                        "the file copied from another run?); restore the file or start a new run")
     values = {}
     try:
         for f in dataclasses.fields(cls):

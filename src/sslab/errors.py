@@ -26,11 +26,12 @@ _OS_HINTS = {
 
 
 def os_error_message(exc: OSError, then: str = "") -> str:
-    """One line for a failed read or write: the path, the system's reason and the fix."""
+    """One line for a failed read or write: the path, the system's reason (``No space left on
+    device``) and the fix; ``then`` says how to carry on afterwards."""
     import errno
 
     name = errno.errorcode.get(exc.errno or 0, "")
-    path = exc.filename if exc.filename is not None else "a file"
+    path = exc.filename if exc.filename is not None else "writing a file"
     cause = exc.strerror or str(exc) or type(exc).__name__
     hint = _OS_HINTS.get(name, "check the path and the disk")
-    return f"cannot write {path}: {cause}; {hint}" + (f", {then}" if then else "")
+    return f"{path}: {cause}; {hint}" + (f", {then}" if then else "")

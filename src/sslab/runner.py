@@ -121,6 +121,7 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         if run.tracker is not None:
             run.tracker.close()
             run.tracker = None
+        run.release()  # the run directory is free for the next writer (in this process too)
     distributed.barrier()
     return run
 

@@ -86,4 +86,4 @@ def test_missing_or_unfinished_runs_are_one_line_errors(tmp_path, capsys):
     other = Run.create(tmp_path, "augment")
     other.save_config({"recipe": "augment", "seeds": [0], "config": {}})
     assert main(["sample", "--checkpoint", str(other.root), "--genre", "rock"]) == 2
-    assert "is a `augment` run" in capsys.readouterr().err
+    assert "is a run of augment, not of generate" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import pytest
 
 from sslab.data import download
 from sslab.errors import UserError
+from sslab_testing import make_nested_link_escape
 
 
 def make_tar(path, members):
@@ -34,32 +35,6 @@ def test_safe_extract_refuses_every_link_even_one_pointing_inside(tmp_path):
     with pytest.raises(UserError, match="is a link"):
         download.safe_extract(tmp_path / "a.tar.gz", tmp_path / "out")
     assert not (tmp_path / "out" / "d").exists()
-
-
-def make_nested_link_escape(path):
-    """The CVE-2025-4517 pattern: a chain of symlinks whose resolved path exceeds PATH_MAX, so a
-    resolve()-based check and Python 3.11's filter="data" both let ``escape/evil.txt`` through."""
-    comp, steps, prefix = "d" * 247, "abcdefghijklmnop", ""
-    with tarfile.open(path, "w") as tar:
-        for step in steps:
-            folder = tarfile.TarInfo(f"{prefix}{comp}")
-            folder.type = tarfile.DIRTYPE
-            tar.addfile(folder)
-            link = tarfile.TarInfo(f"{prefix}{step}")
-            link.type, link.linkname = tarfile.SYMTYPE, comp
-            tar.addfile(link)
-            prefix += comp + "/"
-        long_link = "/".join(steps) + "/" + "l" * 254
-        link = tarfile.TarInfo(long_link)
-        link.type, link.linkname = tarfile.SYMTYPE, "../" * len(steps)
-        tar.addfile(link)
-        link = tarfile.TarInfo("escape")
-        link.type, link.linkname = tarfile.SYMTYPE, long_link + "/.."
-        tar.addfile(link)
-        data = b"escaped"
-        evil = tarfile.TarInfo("escape/evil.txt")
-        evil.size = len(data)
-        tar.addfile(evil, io.BytesIO(data))
 
 
 def test_safe_extract_refuses_the_nested_symlink_path_max_escape(tmp_path):
@@ -132,3 +107,10 @@ def test_checksum_mismatch_deletes_the_file(tmp_path, monkeypatch):
 def test_official_urls_and_checksums():
     assert download.DATASETS["cifar10"].url == "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
     assert download.DATASETS["cifar10"].md5 == "c58f30108f718f92721af3b95e74349a"
+
+
+def test_safe_extract_keeps_a_zip_without_file_type_bits(tmp_path):
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as zf:
+        zf.writestr("d/x.txt", "hello")  # writestr stores 0o600 with no file-type bits
+    download.safe_extract(tmp_path / "a.zip", tmp_path / "out")
+    assert (tmp_path / "out" / "d" / "x.txt").read_text() == "hello"

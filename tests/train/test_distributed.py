@@ -48,6 +48,9 @@ WORKER = textwrap.dedent("""
         for name, b in model.named_buffers():
             out[f"{kind}.buffer.{name}"] = b.float()
     save_file({k: v.contiguous() for k, v in out.items()}, sys.argv[1] + f"/rank{world.rank}.safetensors")
+    distributed.barrier()
+    distributed.shutdown()
+    assert not distributed.is_initialized()
 """)
 
 

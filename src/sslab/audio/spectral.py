@@ -84,9 +84,12 @@ def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop: int, iters: int = 32, 
     """Waveforms (batch, samples) whose STFT magnitude approximates ``magnitude`` (batch, bins, frames).
 
     Fast Griffin-Lim; the initial phase is random (drawn from ``generator``, so the
-    result is reproducible) because a zero phase starts in a symmetric saddle.
+    result is reproducible) because a zero phase starts in a symmetric saddle. The result
+    has ``length`` samples (default: what the frame count implies).
     """
-    length = samples_for(magnitude.shape[-1], hop)
+    length = samples_for(magnitude.shape[-1], hop) if length is None else int(length)
+    if length < 1:
+        raise ValueError(f"griffin_lim: length must be at least 1 sample (got {length})")
     phase = torch.rand(magnitude.shape, generator=generator, device="cpu").to(magnitude.device) * (2 * math.pi)
     angles = torch.polar(torch.ones_like(magnitude), phase)
     previous = torch.zeros_like(angles)

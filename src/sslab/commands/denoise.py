@@ -43,7 +43,16 @@ def load_masker(path: Path, device: torch.device | str = "cpu"):
     meta = read_model_meta(path)
     if meta.get("recipe") != "denoise" or "architecture" not in meta:
         raise UserError(f"{path}: not a model written by `sslab run denoise`")
-    model = build_masker(meta["architecture"])
+    for key, low in (("sample_rate", 1000), ("n_fft", 16), ("hop", 1)):
+        value = meta.get(key, 1024 if key == "n_fft" else 512 if key == "hop" else None)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise UserError(f"{path}: its `{key}: {value}` is malformed (need a whole number of at least {low}); "
+                            "write the model again with `sslab run denoise`")
+    try:
+        model = build_masker(meta["architecture"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{path}: its `architecture` is malformed ({type(exc).__name__}: {exc}); write the model "
+                        "again with `sslab run denoise`") from None
     load_model(path, model)
     return model.to(device).eval(), meta
 
@@ -183,11 +192,14 @@ def pair_files(references: list[Path], estimates: list[Path]) -> tuple[list[tupl
 
 
 def score(reference: Path, estimate: Path) -> dict:
-    from sslab.audio.io import read_audio
+    """Per-file SNR and SI-SDR and their mean. A silent reference (peak below 16-bit quantisation)
+    has no level to compare against (its SNR would be about -145 dB): it is listed under
+    ``silent`` and left out of the mean."""
+    from sslab.audio.io import is_silent, read_audio
     from sslab.audio.metrics import si_sdr_db, snr_db
 
     pairs, missing, extra = pair_files(_wavs(Path(reference), "--reference"), _wavs(Path(estimate), "--estimate"))
-    rows, failed = [], []
+    rows, failed, silent = [], [], []
     for r, e in pairs:
         try:
             s, sr_s, _ = read_audio(r)
@@ -209,11 +221,14 @@ def score(reference: Path, estimate: Path) -> dict:
             note = f"lengths differ by {gap} samples; scored over the first {min(len(s), len(s_hat))}"
             n = min(len(s), len(s_hat))
             s, s_hat = s[:n], s_hat[:n]
+        if is_silent(s):
+            silent.append(r.name)
+            continue
         rows.append({"reference": r.name, "estimate": e.name, "snr_db": float(snr_db(s, s_hat)),
                      "si_sdr_db": float(si_sdr_db(s, s_hat)), "note": note})
     mean = {k: float(np.mean([row[k] for row in rows])) if rows else None for k in ("snr_db", "si_sdr_db")}
     return {"files": rows, "mean": mean, "scored": len(rows), "missing": [p.name for p in missing],
-            "extra": [p.name for p in extra], "failed": failed}
+            "extra": [p.name for p in extra], "failed": failed, "silent": silent}
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -227,15 +242,18 @@ def cmd_score(args: argparse.Namespace) -> int:
             print(f"{r['estimate']:<{width}}  {r['reference']:<{width}}  {r['snr_db']:6.2f}  {r['si_sdr_db']:9.2f}"
                   + (f"  ({r['note']})" if r["note"] else ""))
         if result["scored"]:
-            print(f"mean over {result['scored']} files: SNR {result['mean']['snr_db']:.2f} dB, "
+            left_out = f" ({len(result['silent'])} silent reference(s) left out)" if result["silent"] else ""
+            print(f"mean over {result['scored']} files{left_out}: SNR {result['mean']['snr_db']:.2f} dB, "
                   f"SI-SDR {result['mean']['si_sdr_db']:.2f} dB")
+        for name in result["silent"]:
+            print(f"silent: reference {name} is silent (no level to measure an SNR against); left out of the mean")
         for name in result["missing"]:
             print(f"missing: no estimate for reference {name}")
         for name in result["extra"]:
             print(f"extra: estimate {name} has no reference")
         for f in result["failed"]:
             print(f"failed: {f['estimate']} vs {f['reference']}: {f['error']}")
-    return 1 if (result["missing"] or result["failed"] or not result["scored"]) else 0
+    return 1 if (result["missing"] or result["failed"] or result["silent"] or not result["scored"]) else 0
 
 
 # ---- sslab data make-denoise -------------------------------------------------------------------
@@ -288,7 +306,8 @@ def register(commands, data_commands) -> None:
     s = commands.add_parser("score", help="SNR and SI-SDR of denoised files against clean references",
                             description="Pair estimates with references by identical name or by trailing number "
                             "(tes0007.wav with tex0007.wav) and print SNR and SI-SDR per file and their mean. "
-                            "Missing and extra files are listed; the exit code is 1 if any reference is unscored.")
+                            "Missing and extra files are listed, silent references flagged and left out of the mean; the "
+                            "exit code is 1 if any reference is unscored.")
     s.add_argument("--reference", type=Path, required=True, metavar="DIR", help="folder of clean speech")
     s.add_argument("--estimate", type=Path, required=True, metavar="DIR", help="folder of denoised files")
     s.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -17,13 +17,18 @@ def sampler_file(checkpoint: Path) -> Path:
     if not checkpoint.is_dir():
         raise UserError(f"--checkpoint {checkpoint}: no such run directory or file; pass the folder "
                         "`sslab run generate` printed")
+    from sslab import resume
     from sslab.train.rundir import Run
 
     run = Run.open(checkpoint)
-    conf = run.config()
+    conf = resume.saved_config(run)
     if conf.get("recipe") != "generate":
-        raise UserError(f"{checkpoint} is a `{conf.get('recipe')}` run; pass a run of `sslab run generate`")
-    path = run.checkpoint_path(f"seed{conf['seeds'][0]}/sampler")
+        raise UserError(f"{checkpoint} is a run of {conf.get('recipe')}, not of generate; pass a run of "
+                        "`sslab run generate`")
+    seeds = conf.get("seeds")
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+        raise UserError(f"{run.root / 'config.yaml'}: `seeds: {seeds}` is not a list of seeds; restore the file")
+    path = run.checkpoint_path(f"seed{seeds[0]}/sampler")
     if not path.is_file():
         raise UserError(f"{checkpoint} holds no trained sampler yet ({path.name}); finish the run with "
                         f"`sslab run --resume {checkpoint}`")

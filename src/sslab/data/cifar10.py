@@ -36,10 +36,24 @@ def _multiarray():
     return core.multiarray if core is not None else np.core.multiarray
 
 
+def _frombuffer(buf: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
+    """How protocol 5 stores an ndarray (NumPy's ``_frombuffer``), with every argument checked:
+    plain bytes, a non-object dtype, a shape of whole numbers, so nothing but an array comes out."""
+    if isinstance(buf, pickle.PickleBuffer):
+        buf = buf.raw()
+    if (not isinstance(buf, (bytes, bytearray, memoryview)) or not isinstance(dtype, np.dtype) or dtype.hasobject
+            or not isinstance(shape, tuple) or not all(isinstance(n, int) for n in shape) or order not in ("C", "F")):
+        raise pickle.UnpicklingError("malformed array")
+    return np.frombuffer(bytes(buf), dtype=dtype).reshape(shape, order=order).copy()
+
+
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Admit only what a CIFAR batch pickle contains: dicts, lists, bytes and ndarrays."""
+    """Admit only what a CIFAR batch pickle contains: dicts, lists, bytes and ndarrays
+    (written with any protocol, 2 to 5); nothing is executed."""
 
     def find_class(self, module: str, name: str) -> Any:
+        if name == "_frombuffer" and module in ("numpy.core.numeric", "numpy._core.numeric"):
+            return _frombuffer
         if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
             return _multiarray()._reconstruct
         if module == "_codecs" and name == "encode":  # how protocol 2 stores bytes when written by Python 3
@@ -66,7 +80,13 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     data, labels = batch.get("data"), batch.get("labels")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise UserError(f"{path}: 'data' is not an N x 3072 uint8 array; the file is not CIFAR-10")
-    labels = np.asarray(labels, dtype=np.int64)
+    try:
+        labels = np.asarray(labels)
+        if labels.dtype.kind not in "iu":
+            raise ValueError
+        labels = labels.astype(np.int64)
+    except (ValueError, TypeError):
+        raise UserError(f"{path}: 'labels' are not whole numbers 0..9; the file is not CIFAR-10") from None
     if labels.shape != (data.shape[0],) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
         raise UserError(f"{path}: 'labels' do not match 'data' (need {data.shape[0]} labels in 0..9)")
     return data.reshape(-1, 3, 32, 32), labels
@@ -88,12 +108,13 @@ def read_image(path: Path, size: int | None) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
+            # The size is in the header: a wrong (or decompression-bomb) size is refused before decoding.
+            if size is not None and im.size != (size, size):
+                raise UserError(f"{path}: image is {im.size[0]}x{im.size[1]}, expected {size}x{size}; "
+                                "resize the folder's images or remove this one")
             arr = np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise UserError(f"{path}: not a readable image ({exc}); remove or replace it") from None
-    if size is not None and arr.shape[:2] != (size, size):
-        raise UserError(f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, expected {size}x{size}; "
-                        "resize the folder's images or remove this one")
     return arr
 
 
@@ -153,5 +174,9 @@ def load_cifar10(data_dir: Path) -> tuple[ImageSet, ImageSet]:
     if layout == "python":
         return read_python_layout(root)
     train = read_image_folder(root / "train")
+    extra = sorted({p.name for p in (root / "test").iterdir() if p.is_dir()} - set(train.classes))
+    if extra:
+        raise UserError(f"{root / 'test' / extra[0]}: class folder with no counterpart in {root / 'train'}; every "
+                        "split needs the same class folders (add it to train/ or remove it from test/)")
     test = read_image_folder(root / "test", classes=tuple(train.classes))
     return train, test

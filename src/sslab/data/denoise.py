@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from sslab.audio.io import AUDIO_SUFFIXES, read_audio, resample, write_wav
+from sslab.audio.io import AUDIO_SUFFIXES, is_silent, read_audio, resample, write_wav
 from sslab.errors import UserError
 from sslab.train import atomic
 from sslab.train.progress import say
@@ -258,9 +258,6 @@ def _audio_files(folder: Path, what: str) -> list[Path]:
     return files
 
 
-SILENT_PEAK = 1e-4  # below 16-bit quantisation (-80 dB of full scale): nothing to mix at an SNR
-
-
 def _load_resampled(path: Path, sr: int, what: str) -> np.ndarray:
     """A file at rate ``sr``, refused when too short for the STFT or silent (one line naming it)."""
     samples, rate, _ = read_audio(path)
@@ -268,8 +265,8 @@ def _load_resampled(path: Path, sr: int, what: str) -> np.ndarray:
     if len(samples) < MIN_SAMPLES:
         raise UserError(f"{path}: only {len(samples)} samples at {sr} Hz; {what} needs at least {MIN_SAMPLES} for the "
                         "1024-point STFT, remove the file")
-    if not np.isfinite(samples).all() or float(np.abs(samples).max()) < SILENT_PEAK:
-        raise UserError(f"{path}: silent (peak below -80 dB of full scale) or not finite; {what} cannot be mixed at "
+    if is_silent(samples):
+        raise UserError(f"{path}: silent (peak below -80 dB of full scale); {what} cannot be mixed at "
                         "an SNR from it, remove the file")
     return samples
 

@@ -87,8 +87,8 @@ def check_members(archive: Path, target: Path) -> None:
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
-                mode = info.external_attr >> 16
-                if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the zip does not say
+                if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
                     raise UserError(f"{archive}: member {_short(info.filename)} is a link or special file; refusing to extract")
                 _check_name(archive, target, info.filename)
         return
@@ -145,6 +145,8 @@ def download(name: str, root: str | os.PathLike) -> Path:
         raise UserError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     spec = DATASETS[name]
     root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise UserError(f"--root {root}: is a file; pass a folder to put the data set in")
     root.mkdir(parents=True, exist_ok=True)
     extracted = root / spec.extracted
     if extracted.is_dir() and (root / f".{spec.name}.ok").is_file():

@@ -47,7 +47,7 @@ class MusicSet:
     skipped: list[str] = field(default_factory=list)
 
     def as_float(self, index: np.ndarray | slice = slice(None)) -> np.ndarray:
-        return self.pieces[index].astype(np.float32) / 32767.0
+        return self.pieces[index].astype(np.float32) / INT16_SCALE
 
 
 def _audio_files(folder: Path) -> list[Path]:
@@ -71,8 +71,15 @@ def find_genre_root(root: str | Path) -> Path | None:
     return None
 
 
+# 16-bit PCM as soundfile/libsndfile read and write it: sample k <-> float k / 32768, so a file's
+# samples survive read -> to_int16 exactly (-32768 included; +1.0 clips to 32767).
+INT16_SCALE = 32768.0
+
+
 def to_int16(wave: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(wave, -1.0, 1.0) * 32767.0).astype(np.int16)
+    """Float samples in [-1, 1) to int16, losslessly for floats that came from 16-bit files."""
+    scaled = np.round(np.asarray(wave, dtype=np.float64) * INT16_SCALE)
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
 
 
 def load_music_folder(root: str | Path, sample_rate: int, piece_seconds: float, *,

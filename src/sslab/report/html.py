@@ -19,6 +19,8 @@ from typing import Sequence
 import yaml
 from PIL import Image
 
+from sslab.errors import UserError
+
 from sslab.report.document import Audio, AudioGrid, Claims, Code, Figure, Math, Section, Slider, Table, Text
 from sslab.train import atomic
 
@@ -78,6 +80,10 @@ def embedded_bytes(path: str | os.PathLike) -> tuple[str, bytes]:
     """MIME type and the bytes a report embeds for a file (the HTML page and the notebook alike)."""
     path = Path(path)
     mime = MIME.get(path.suffix.lower(), "application/octet-stream")
+    if not path.is_file():
+        run_dir = path.parent.parent if path.parent.name == "figures" else path.parent
+        raise UserError(f"{path}: the report shows this file and it is missing; draw it again with "
+                        f"`sslab run --resume {run_dir}` (a finished run is finished again, same numbers)")
     if mime == "image/png":
         st = path.stat()
         return mime, _compact_png(str(path.resolve()), st.st_mtime_ns, st.st_size)

@@ -51,8 +51,9 @@ def claim(text: str, values: Sequence[float], *, unit: str = "", scale: float = 
     ``threshold``, *contradicted* when it lies below, and *inconclusive* otherwise (a
     single seed is judged on its value alone and says so).
     """
-    mean, half = mean_ci(values)
-    n = len([v for v in values if v is not None])
+    used = [float(v) for v in values if v is not None and not math.isnan(float(v))]  # a seed without a value is no seed
+    mean, half = mean_ci(used)
+    n = len(used)
     if math.isnan(mean):
         verdict = "inconclusive"
     elif n < 2:
@@ -69,7 +70,8 @@ def claim(text: str, values: Sequence[float], *, unit: str = "", scale: float = 
         "mean": mean,
         "ci95": half,
         "n_seeds": n,
-        "values": [float(v) for v in values],
+        "values": used,
+        "missing": len(values) - n,
         "shown": fmt_ci(mean, half, digits, scale, unit),
         "threshold": threshold,
     }

@@ -4,7 +4,8 @@
 command with ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` in their environment. Every helper
 here behaves as the identity in a plain single process, so recipe code is written once:
 
-- :func:`init_from_env` joins the process group (NCCL on GPUs, gloo on CPUs);
+- :func:`init_from_env` joins the process group (NCCL on GPUs, gloo on CPUs) and leaves it
+  at exit (:func:`shutdown`);
 - :func:`all_reduce_sum` sums a tensor over processes *and* carries gradients back
   (the backward of a sum is a sum of the gradients), which is what a loss computed over
   the global batch needs;
@@ -18,6 +19,7 @@ here behaves as the identity in a plain single process, so recipe code is writte
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +69,16 @@ def init_from_env() -> World:
         if torch.cuda.is_available():
             torch.cuda.set_device(local_rank)
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        atexit.register(shutdown)  # however the process ends, leave the group first
     return World(rank(), world_size(), local_rank)
+
+
+def shutdown() -> None:
+    """Leave the process group. Without it the process may abort at exit ("terminate called
+    without an active exception") while gloo/NCCL threads are torn down; call it after the last
+    collective (``barrier()`` first when other ranks may still be communicating)."""
+    if is_initialized():
+        dist.destroy_process_group()
 
 
 class _AllReduceSum(torch.autograd.Function):
