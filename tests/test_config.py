@@ -36,3 +36,26 @@ def test_unknown_preset():
 def test_round_trip_through_saved_dict():
     cfg = build(epochs=4)
     assert config_from_dict(Config, config_dict(cfg)) == cfg
+
+
+@pytest.mark.parametrize("key,value", [("lr", "nan"), ("lr", "inf"), ("brighten", "-inf"), ("darken", "NaN")])
+def test_non_finite_floats_are_refused_before_the_limits(key, value):
+    with pytest.raises(UserError, match=f"{key}=.*: must be a finite number"):
+        build_config(Config, PRESETS, "quick", {key: value}, "augment")
+
+
+@pytest.mark.parametrize("saved,message", [
+    ({"epochs": "abc"}, "epochs='abc': expected a whole number"),
+    ({"epochs": 0}, "epochs=0: must be at least 1"),
+    ({"epochs": True}, "epochs=True: expected a whole number"),
+    ({"lr": float("nan")}, "lr=nan: must be a finite number"),
+    ({"snr_low": -5.0}, "option 'snr_low' is not an option of this recipe"),
+])
+def test_a_saved_config_is_checked_like_a_fresh_one(saved, message):
+    data = {**config_dict(build()), **saved}
+    with pytest.raises(UserError, match=f"RUN/config.yaml: {message}"):
+        config_from_dict(Config, data, source="RUN/config.yaml")
+
+
+def test_a_saved_int_widens_to_a_float_field():
+    assert config_from_dict(Config, {**config_dict(build()), "lr": 1})

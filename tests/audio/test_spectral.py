@@ -87,3 +87,10 @@ def test_domain_refuses_bad_settings():
         SpectralDomain("cqt", SR, 512, 128)
     with pytest.raises(ValueError, match="hop"):
         SpectralDomain("stft", SR, 512, 300)
+
+
+def test_griffin_lim_honours_length():
+    mag = torch.rand(2, 65, 12)
+    for length in (100, 300, 500):
+        assert griffin_lim(mag, 128, 32, iters=1, length=length).shape == (2, length)
+    assert griffin_lim(mag, 128, 32, iters=1).shape[-1] == samples_for(12, 32)

@@ -105,3 +105,13 @@ def test_held_out_clips_never_train():
 def test_a_genre_of_one_clip_cannot_be_split():
     with pytest.raises(UserError, match="only 1 clip"):
         gtzan.split_by_clip(np.zeros(3, dtype=int), np.zeros(3, dtype=int), 0.2, seed=1)
+
+
+def test_every_16_bit_sample_survives_the_read_and_to_int16(tmp_path):
+    from sslab.audio.io import read_audio
+
+    every = np.arange(-32768, 32768, dtype=np.int16)
+    sf.write(tmp_path / "all.wav", every, 22050, subtype="PCM_16")
+    samples, _, _ = read_audio(tmp_path / "all.wav")
+    assert np.array_equal(gtzan.to_int16(samples), every)
+    assert gtzan.to_int16(np.array([1.0, -1.0, 2.0], np.float32)).tolist() == [32767, -32768, 32767]

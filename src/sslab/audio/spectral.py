@@ -87,14 +87,15 @@ def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop: int, iters: int = 32, 
     result is reproducible) because a zero phase starts in a symmetric saddle. The result
     has ``length`` samples (default: what the frame count implies).
     """
-    length = samples_for(magnitude.shape[-1], hop) if length is None else int(length)
+    natural = samples_for(magnitude.shape[-1], hop)  # the iterations keep every frame consistent
+    length = natural if length is None else int(length)
     if length < 1:
         raise ValueError(f"griffin_lim: length must be at least 1 sample (got {length})")
     phase = torch.rand(magnitude.shape, generator=generator, device="cpu").to(magnitude.device) * (2 * math.pi)
     angles = torch.polar(torch.ones_like(magnitude), phase)
     previous = torch.zeros_like(angles)
     for _ in range(iters):
-        rebuilt = stft(istft(magnitude * angles, n_fft, hop, length), n_fft, hop)
+        rebuilt = stft(istft(magnitude * angles, n_fft, hop, natural), n_fft, hop)
         accelerated = rebuilt - (momentum / (1 + momentum)) * previous
         angles = accelerated / accelerated.abs().clamp_min(1e-8)
         previous = rebuilt
