@@ -86,14 +86,14 @@ def random_crops(pieces: torch.Tensor, labels: torch.Tensor, n: int, length: int
     start = torch.randint(pieces.shape[1] - length + 1, (n,), generator=generator)
     idx, start = idx.to(pieces.device), start.to(pieces.device)
     cols = start[:, None] + torch.arange(length, device=pieces.device)
-    return pieces[idx[:, None], cols].float() / 32767.0, labels[idx]
+    return pieces[idx[:, None], cols].float() / gtzan.INT16_SCALE, labels[idx]
 
 
 def held_out_segments(data: GenreData, seconds: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Every non-overlapping ``seconds``-long segment of the held-out pieces: (waves, labels, clip ids)."""
     length = int(round(seconds * data.sample_rate))
     per_piece = data.test.shape[1] // length
-    segs = data.test[:, : per_piece * length].reshape(-1, length).float() / 32767.0
+    segs = data.test[:, : per_piece * length].reshape(-1, length).float() / gtzan.INT16_SCALE
     return segs, data.test_labels.repeat_interleave(per_piece), data.test_clips.repeat_interleave(per_piece)
 
 
@@ -237,7 +237,7 @@ def write_examples(run: Run, seed: int, cfg: Config, model, domain: SpectralDoma
     genres_of = genre_batch(len(names), cfg.report_clips)
     wave = generate_audio(model.sampler, domain, genres_of, cfg.report_seconds, cfg.griffin_lim_iters, gen)
     length = min(int(round(cfg.report_seconds * sr)), data.test.shape[1])
-    real_example = torch.stack([data.test[data.test_labels == g][0, :length].float().cpu() / 32767.0
+    real_example = torch.stack([data.test[data.test_labels == g][0, :length].float().cpu() / gtzan.INT16_SCALE
                                 for g in range(len(names))])
     listing = {}
     for g, name in enumerate(names):
