@@ -26,6 +26,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage, optimize, signal
 
+from sslab.audio import spectral
 from sslab.audio.judge import frechet_distance
 
 N_MFCC = 13
@@ -88,10 +89,11 @@ def clip_features(wave: np.ndarray, sr: int) -> ClipMeasures:
         m = tmean(x)
         return np.sqrt((((x - m[:, None]) ** 2) * weight).sum(axis=1))
 
-    eps = 1e-12
+    # A floor 100 dB below each clip's loudest bin, so the features do not depend on the level.
+    eps = power.max(axis=(1, 2), keepdims=True) * 1e-10 + 1e-30
     p = power + eps
     # MFCC from a log-mel spectrogram, level removed per clip (loudness is a mixing choice).
-    log_mel = np.log(np.einsum("mf,ntf->ntm", _mel_bank(sr, n_fft), p) + eps)
+    log_mel = np.log(np.einsum("mf,ntf->ntm", _mel_bank(sr, n_fft), p))
     log_mel -= tmean(log_mel.mean(axis=2))[:, None, None]
     mfcc = sfft.dct(log_mel, type=2, norm="ortho", axis=2)[..., :N_MFCC]
     mfcc_mean = np.stack([tmean(mfcc[..., i]) for i in range(N_MFCC)], 1)
@@ -110,8 +112,8 @@ def clip_features(wave: np.ndarray, sr: int) -> ClipMeasures:
     use = (freqs >= 55) & (freqs <= min(5000.0, nyq))
     pitch_class = np.round(12 * np.log2(freqs[use] / 440.0)).astype(int) % 12
     onehot = np.eye(12)[pitch_class]                                    # (F_use, 12)
-    chroma = np.einsum("ntf,fc->ntc", power[..., use], onehot)
-    chroma /= chroma.sum(axis=2, keepdims=True) + eps
+    chroma = np.einsum("ntf,fc->ntc", p[..., use], onehot)
+    chroma /= chroma.sum(axis=2, keepdims=True)
     chroma_mean = np.stack([tmean(chroma[..., c]) for c in range(12)], 1)
     # Spectral contrast: log peak (top 20%) minus log valley (bottom 20%) in octave bands from 200 Hz.
     edges = [0.0] + [200.0 * 2 ** k for k in range(CONTRAST_BANDS)]
@@ -125,12 +127,14 @@ def clip_features(wave: np.ndarray, sr: int) -> ClipMeasures:
         contrast.append(tmean(band[..., -k:].mean(axis=2) - band[..., :k].mean(axis=2)))
     # Harmonicity: the autocorrelation of each frame (inverse FFT of its power spectrum), normalised by
     # lag 0, at its highest peak among the lags of 60 Hz - 1 kHz pitches. Noise gives ~0.
-    # The spectrum is whitened first (divided by its envelope, smoothed over ~300 Hz), so coloured
-    # noise, whose autocorrelation is high at short lags, is not mistaken for a pitch.
+    # The spectrum is whitened first (divided by its envelope, smoothed over ~300 Hz; only what rises
+    # above it, in bands within 40 dB of the frame's top), so coloured noise, whose autocorrelation is
+    # high at short lags, is not mistaken for a pitch.
     envelope = ndimage.gaussian_filter1d(p, sigma=max(1.0, 300.0 / (sr / n_fft)), axis=2)
-    acf = np.fft.irfft(p / envelope, axis=2)
+    loud = envelope > envelope.max(axis=2, keepdims=True) * 1e-4      # within 40 dB of the frame's top
+    acf = np.fft.irfft(np.clip(p / envelope - 1, 0, None) * loud, axis=2)
     acf -= acf.mean(axis=2, keepdims=True)
-    acf /= acf[..., :1] + eps
+    acf /= acf[..., :1] + 1e-12
     lags = slice(int(sr / PITCH_RANGE_HZ[1]), int(sr / PITCH_RANGE_HZ[0]) + 1)
     harm = acf[..., lags].max(axis=2).clip(0, 1)
     # Onsets: positive spectral flux of the log-mel spectrogram, peaks above mean + 1 std.
@@ -141,7 +145,7 @@ def clip_features(wave: np.ndarray, sr: int) -> ClipMeasures:
     onsets = peaks.sum(axis=1) / seconds
     centred = flux - flux.mean(axis=1, keepdims=True)
     fac = np.fft.irfft(np.abs(np.fft.rfft(centred, 2 * flux.shape[1], axis=1)) ** 2, axis=1)[:, : flux.shape[1]]
-    fac /= fac[:, :1] + eps
+    fac /= fac[:, :1] + 1e-12
     hop_s = (n_fft // 2) / sr
     beat_lags = slice(max(1, int(0.25 / hop_s)), max(2, min(flux.shape[1] - 1, int(1.5 / hop_s))))
     regularity = fac[:, beat_lags].max(axis=1) if fac.shape[1] > beat_lags.start + 1 else np.zeros(n)
@@ -201,7 +205,7 @@ class FeatureClassifier:
 
 
 # ---- what no judge should call music of a genre ------------------------------------------
-def _stft(wave: np.ndarray, sr: int):
+def _stft(wave: np.ndarray, sr: int):  # scipy's, for the noise shaping
     n_fft = 2 ** int(round(np.log2(0.046 * sr)))
     return signal.stft(wave, nperseg=n_fft, noverlap=3 * n_fft // 4, axis=-1)
 
@@ -212,16 +216,21 @@ def add_noise(wave: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.n
     return wave + rng.standard_normal(wave.shape) * np.sqrt(power * 10 ** (-snr_db / 10))
 
 
-def blur(wave: np.ndarray, sr: int, sigma: tuple[float, float] = (6.0, 6.0)) -> np.ndarray:
-    """Clips whose log-magnitude spectrogram is smoothed by a Gaussian (bins, frames), phase kept:
-    the look of a blurry generator (no harmonics, no onsets) on real material."""
-    _, _, spec = _stft(wave, sr)
-    log_mag = np.log(np.abs(spec) + 1e-8)
-    smooth = ndimage.gaussian_filter(log_mag, sigma=(0, *sigma))
+def blur(wave: np.ndarray, sr: int, sigma: tuple[float, float] = (6.0, 6.0), griffin_lim_iters: int = 16,
+         seed: int = 0) -> np.ndarray:
+    """Clips whose log-magnitude spectrogram is smoothed by a Gaussian (bins, frames) and turned back
+    into sound by Griffin-Lim from a random phase: what a blurry spectrogram generator makes (no
+    harmonics, no onsets), on real material."""
+    import torch
+
     n_fft = 2 ** int(round(np.log2(0.046 * sr)))
-    _, out = signal.istft(np.exp(smooth) * np.exp(1j * np.angle(spec)), nperseg=n_fft,
-                          noverlap=3 * n_fft // 4, time_axis=-1, freq_axis=-2)
-    return out[:, : wave.shape[1]]
+    hop = n_fft // 4
+    wave_t = torch.from_numpy(np.asarray(wave, dtype=np.float32))
+    log_mag = torch.log(spectral.stft(wave_t, n_fft, hop).abs() + 1e-8).numpy()
+    smooth = torch.from_numpy(np.exp(ndimage.gaussian_filter(log_mag, sigma=(0, *sigma))).astype(np.float32))
+    out = spectral.griffin_lim(smooth, n_fft, hop, iters=griffin_lim_iters,
+                               generator=torch.Generator().manual_seed(seed))
+    return np.pad(out.numpy().astype(np.float64), ((0, 0), (0, max(0, wave.shape[1] - out.shape[1]))))[:, : wave.shape[1]]
 
 
 def shaped_noise(like: np.ndarray, sr: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -246,6 +255,6 @@ def degraded_sets(real: np.ndarray, labels: np.ndarray, sr: int, seed: int = 0) 
     return {
         "noise 10 dB": (add_noise(real, 10.0, rng), labels),
         "noise 0 dB": (add_noise(real, 0.0, rng), labels),
-        "blurred spectrogram": (blur(real, sr), labels),
+        "blurred spectrogram": (blur(real, sr, seed=seed), labels),
         "noise shaped like the genre": (shaped, np.repeat(genres, [(labels == g).sum() for g in genres])),
     }
