@@ -93,6 +93,11 @@ def load_music_folder(root: str | Path, sample_rate: int, piece_seconds: float, 
     root = Path(root)
     base = find_genre_root(root)
     if base is None:
+        single = next((root / rel for rel in _LAYOUTS if len(_genre_folders(root / rel)) == 1), None)
+        if single is not None:
+            only = _genre_folders(single)[0].name
+            raise UserError(f"{single} holds one genre ({only}); genre-conditioned models and a genre judge need "
+                            "at least two: add a folder of clips of another genre next to it")
         raise UserError(f"no music sorted by genre under {root} (expected <genre>/<clip>.wav or .au folders); {WHERE_TO_GET}")
     folders = _genre_folders(base)
     if genres is not None:
@@ -139,7 +144,8 @@ def load_music_folder(root: str | Path, sample_rate: int, piece_seconds: float, 
                     tuple(d.name for d in folders), names, sample_rate, skipped)
 
 
-def split_by_clip(labels: np.ndarray, clips: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
+def split_by_clip(labels: np.ndarray, clips: np.ndarray, test_fraction: float, seed: int,
+                  names: tuple[str, ...] | None = None) -> np.ndarray:
     """A boolean mask of held-out pieces: a seeded share of each genre's clips, all pieces of a clip together.
 
     Pieces of one clip sound alike, so splitting by piece would let the test set leak into
@@ -151,7 +157,9 @@ def split_by_clip(labels: np.ndarray, clips: np.ndarray, test_fraction: float, s
         ids = np.unique(clips[labels == g])
         n_test = max(1, int(round(test_fraction * len(ids))))
         if n_test >= len(ids):
-            raise UserError(f"genre {g} has only {len(ids)} clip(s); a train/test split needs at least 2 "
-                            "(add clips or lower test_fraction)")
+            name = names[g] if names is not None else g
+            raise UserError(f"genre {name} has only {len(ids)} clip(s); a train/test split with "
+                            f"test_fraction={test_fraction:g} needs at least {n_test + 1} (add clips or lower "
+                            "test_fraction)")
         held |= np.isin(clips, rng.permutation(ids)[:n_test])
     return held

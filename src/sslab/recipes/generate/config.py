@@ -47,7 +47,7 @@ class Config(RecipeConfig):
                                   min=2, max=len(synthetic_music.GENRES))
     synthetic_clips: int = param(16, "made-up clips per genre", min=3, max=10_000)
     report_clips: int = param(2, "generated clips per genre played in the report", min=1, max=20)
-    report_seconds: float = param(3.0, "length of the clips in the report", min=0.5, max=30.0)
+    report_seconds: float = param(5.0, "length of the clips in the report", min=0.5, max=30.0)
 
     def validate(self) -> None:
         if self.hop > self.n_fft // 2:

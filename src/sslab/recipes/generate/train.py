@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sslab.audio import features as handmade
 from sslab.audio.generative import build_model, build_optimizers, generate_audio, save_sampler, train_step
 from sslab.audio.io import write_wav
 from sslab.audio.judge import (GenreJudge, Reference, frechet_distance, judge_generated, judge_train_step,
@@ -29,6 +30,7 @@ from sslab.recipes.generate.config import SPLIT_SEED, Config
 from sslab.report import figures
 from sslab.train import atomic
 from sslab.train.checkpoint import save_model
+from sslab.train.progress import say
 from sslab.train.rundir import Run
 from sslab.train.seeding import phase_seed
 
@@ -68,10 +70,13 @@ def load_data(cfg: Config, data_dir: Path | None, device: torch.device) -> Genre
                                         max_seconds_per_file=cfg.max_seconds_per_file,
                                         genres=tuple(cfg.genres) or None)
         source = f"{data_dir} ({len(music.genres)} genres, {len(music.clip_names)} clips)"
+    if len(music.genres) < 2:
+        raise UserError(f"only one genre ({music.genres[0]}) to learn from; a genre-conditioned model and its "
+                        "judge need at least two (genres=a,b, or add another genre folder)")
     if cfg.test_genre not in music.genres:
         raise UserError(f"test_genre={cfg.test_genre} is not among the genres ({', '.join(music.genres)}); "
                         "choose one of them")
-    held = gtzan.split_by_clip(music.labels, music.clips, cfg.test_fraction, SPLIT_SEED)
+    held = gtzan.split_by_clip(music.labels, music.clips, cfg.test_fraction, SPLIT_SEED, music.genres)
     pieces = torch.from_numpy(music.pieces)
     labels = torch.from_numpy(music.labels)
     return GenreData(music.genres, music.sample_rate, pieces[~held].to(device), labels[~held].to(device),
@@ -106,21 +111,118 @@ def run_seed(ctx: Context) -> None:
     cfg, run, seed, data = ctx.cfg, ctx.run, ctx.seed, ctx.data
     domain = SpectralDomain(cfg.domain, data.sample_rate, cfg.n_fft, cfg.hop, cfg.n_mels)
 
+    say(f"generate: {estimate_minutes(cfg, data, domain):.0f} min or so per seed on {ctx.device} "
+        f"(timed on a few training steps; {cfg.seeds} seed(s))")
     judge = train_judge(run, seed, cfg, data)
     real, real_labels, real_clips = held_out_segments(data, cfg.eval_seconds)
     logits, emb = judge.judge(real)
     flat, hf = noise_measures(real.to(ctx.device), data.sample_rate)
     ref = Reference(emb, real_labels.cpu(), flat, hf)
+    second = SecondOpinion.fit(cfg, data, real, real_labels)
     if run.once(f"seed{seed}/judge-eval"):
-        log_judge_checks(run, seed, cfg, judge, data, domain, ref, logits, real, real_clips)
+        log_judge_checks(run, seed, cfg, judge, data, domain, ref, logits, real, real_clips, second)
         save_model(run.checkpoint_path(f"seed{seed}/judge"), judge,
                    {"recipe": "generate", "genres": list(data.genres), "sample_rate": data.sample_rate})
         run.mark(f"seed{seed}/judge-eval")
 
     model = train_generator(run, seed, cfg, data, domain, judge, ref)
     if run.once(f"seed{seed}/final"):
-        final_evaluation(run, seed, cfg, model, judge, domain, ref, data)
+        final_evaluation(run, seed, cfg, model, judge, domain, ref, data, second)
         run.mark(f"seed{seed}/final")
+
+
+def estimate_minutes(cfg: Config, data: GenreData, domain: SpectralDomain) -> float:
+    """Rough minutes one seed takes: a few judge and generator steps timed on throwaway models
+    (the global random state is restored, so the run's numbers do not depend on it)."""
+    dev = data.train.device
+    crop_len = samples_for(cfg.crop_frames, cfg.hop)
+    judged_len = int(round(cfg.eval_seconds * data.sample_rate))
+    gen = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng(devices=[]):
+        judge = GenreJudge(data.sample_rate, len(data.genres)).to(dev)
+        judge_opt = torch.optim.Adam(judge.parameters(), lr=cfg.judge_lr)
+        model = build_model(cfg.model, domain.bins, len(data.genres), cfg.z_dim, cfg.hidden).to(dev)
+        optimizers = build_optimizers(model, cfg.learning_rate)
+
+        def timed(step, n=3):
+            step()  # warm-up
+            start = time.perf_counter()
+            for _ in range(n):
+                step()
+            return (time.perf_counter() - start) / n
+
+        t_judge = timed(lambda: judge_train_step(judge, judge_opt, *random_crops(
+            data.train, data.train_labels, cfg.batch_size, judged_len, gen)))
+
+        def gen_step():
+            wave, labels = random_crops(data.train, data.train_labels, cfg.batch_size, crop_len, gen)
+            train_step(model, optimizers, model.sampler.standardize(domain.encode(wave)), labels)
+        t_gen = timed(gen_step)
+        start = time.perf_counter()
+        generate_audio(model.sampler, domain, genre_batch(len(data.genres), 2), cfg.eval_seconds,
+                       cfg.griffin_lim_iters, gen)
+        t_clip = (time.perf_counter() - start) / (2 * len(data.genres))
+    n_evals = cfg.epochs // cfg.eval_every + 1
+    clips = len(data.genres) * (cfg.eval_clips * n_evals + cfg.final_clips + cfg.report_clips)
+    seconds = (cfg.judge_epochs * cfg.judge_steps * t_judge + cfg.epochs * cfg.steps_per_epoch * t_gen
+               + clips * t_clip * max(1.0, cfg.report_seconds / cfg.eval_seconds) + 30)
+    return seconds / 60
+
+
+@dataclass
+class SecondOpinion:
+    """The judge-free view: hand-made features of real clips (train split: the reference and the
+    classifier's training set; held-out: the real-vs-real floor) and a classifier fitted on them."""
+
+    sample_rate: int
+    train_features: np.ndarray
+    train_labels: np.ndarray
+    test: handmade.ClipMeasures
+    test_labels: np.ndarray
+    classifier: handmade.FeatureClassifier
+
+    @classmethod
+    def fit(cls, cfg: Config, data: GenreData, real_test: torch.Tensor, test_labels: torch.Tensor) -> "SecondOpinion":
+        # Up to 200 segments per genre from the training pieces, the same for every seed.
+        length = int(round(cfg.eval_seconds * data.sample_rate))
+        per_piece = data.train.shape[1] // length
+        segs = data.train[:, : per_piece * length].reshape(-1, length)
+        labels = data.train_labels.repeat_interleave(per_piece)
+        rng = np.random.default_rng(SPLIT_SEED)
+        keep = np.concatenate([rng.permutation(np.flatnonzero(labels.cpu().numpy() == g))[:200]
+                               for g in range(len(data.genres))])
+        train = handmade.clip_features(segs[torch.from_numpy(keep).to(segs.device)].cpu().numpy() / 32767.0,
+                                       data.sample_rate)
+        train_labels = labels.cpu().numpy()[keep]
+        clf = handmade.FeatureClassifier().fit(train.features, train_labels, len(data.genres))
+        return cls(data.sample_rate, train.features, train_labels,
+                   handmade.clip_features(real_test.cpu().numpy(), data.sample_rate), test_labels.cpu().numpy(), clf)
+
+    def measures(self, wave: np.ndarray, genres_of: np.ndarray, names: tuple[str, ...]) -> dict:
+        """Per genre: share the feature classifier assigns to the requested genre, feature Frechet distance
+        to real training clips beside the real-vs-real floor (held-out clips, same count), and flatness,
+        harmonicity and onset rate of generated clips over those of real held-out clips."""
+        got = handmade.clip_features(wave, self.sample_rate)
+        pred = self.classifier.predict(got.features)
+        out: dict = {k: {} for k in ("acc", "fd", "fd_floor", "fd_ratio", "flatness", "flatness_ratio",
+                                     "harmonicity", "harmonicity_ratio", "onsets_per_s", "onsets_ratio")}
+        for g, name in enumerate(names):
+            mine, real = genres_of == g, self.test_labels == g
+            n = min(int(mine.sum()), int(real.sum()))
+            out["acc"][name] = float((pred[mine] == g).mean())
+            if n >= 2:
+                fr = handmade.frechet_ratio(got.features[mine][:n], self.train_features[self.train_labels == g],
+                                            self.test.features[real][:n])
+            else:
+                fr = {"fd": float("nan"), "floor": float("nan"), "ratio": float("nan")}
+            out["fd"][name], out["fd_floor"][name], out["fd_ratio"][name] = fr["fd"], fr["floor"], fr["ratio"]
+            for key, values, reals in (("flatness", got.flatness, self.test.flatness),
+                                       ("harmonicity", got.harmonicity, self.test.harmonicity),
+                                       ("onsets_per_s", got.onsets_per_s, self.test.onsets_per_s)):
+                out[key][name] = float(np.median(values[mine]))
+                ratio_key = "onsets_ratio" if key == "onsets_per_s" else f"{key}_ratio"
+                out[ratio_key][name] = float(np.median(values[mine]) / max(np.median(reals[real]), 1e-12))
+        return out
 
 
 def train_judge(run: Run, seed: int, cfg: Config, data: GenreData) -> GenreJudge:
@@ -177,8 +279,29 @@ def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: S
     return model
 
 
+def calibrate(judge: GenreJudge, second: SecondOpinion, real: torch.Tensor, labels: torch.Tensor,
+              names: tuple[str, ...], seed: int) -> dict:
+    """What the judge and the feature classifier call real held-out clips, degraded real clips (white
+    noise at 10 and 0 dB SNR, blurred spectrograms) and plain noise shaped like each genre: per set,
+    the share called the genre it came from (or imitates), overall and per genre. A judge that calls
+    noise "classical" cannot certify generated classical clips."""
+    wave, lab = real.cpu().numpy().astype(np.float64), labels.cpu().numpy()
+    sets = {"real held-out": (wave, lab), **handmade.degraded_sets(wave, lab, second.sample_rate,
+                                                                     phase_seed(seed, "calibration"))}
+    out = {}
+    for name, (clips, imitated) in sets.items():
+        clips_t = torch.from_numpy(clips.astype(np.float32))
+        by_judge = judge.judge(clips_t)[0].argmax(dim=1).numpy()
+        by_features = second.classifier.predict(handmade.clip_features(clips, second.sample_rate).features)
+        out[name] = {who: {"all": float((pred == imitated).mean()),
+                           **{n: float((pred[imitated == g] == g).mean()) for g, n in enumerate(names)}}
+                     for who, pred in (("judge", by_judge), ("features", by_features))}
+    return out
+
+
 def log_judge_checks(run: Run, seed: int, cfg: Config, judge: GenreJudge, data: GenreData, domain: SpectralDomain,
-                     ref: Reference, logits: torch.Tensor, real: torch.Tensor, real_clips: torch.Tensor) -> None:
+                     ref: Reference, logits: torch.Tensor, real: torch.Tensor, real_clips: torch.Tensor,
+                     second: SecondOpinion) -> None:
     """Step 1b: how good the judge is on held-out clips, and the scores real clips get: the yardsticks
     for generated ones."""
     names, sr = data.genres, data.sample_rate
@@ -205,11 +328,15 @@ def log_judge_checks(run: Run, seed: int, cfg: Config, judge: GenreJudge, data: 
             round_trip=round_trip, fd_real_halves=floor,
             real_flatness={n: float(ref.flatness[ref.labels == g].mean()) for g, n in enumerate(names)},
             real_hf_ratio={n: float(ref.hf_ratio[ref.labels == g].mean()) for g, n in enumerate(names)},
-            n_test_segments=len(real), n_test_clips=len(clip_ids), n_train_pieces=len(data.train))
+            n_test_segments=len(real), n_test_clips=len(clip_ids), n_train_pieces=len(data.train),
+            calibration=calibrate(judge, second, real, ref.labels, names, seed),
+            real_features={k: {n: float(np.median(v[second.test_labels == g])) for g, n in enumerate(names)}
+                           for k, v in (("flatness", second.test.flatness), ("harmonicity", second.test.harmonicity),
+                                        ("onsets_per_s", second.test.onsets_per_s))})
 
 
 def final_evaluation(run: Run, seed: int, cfg: Config, model, judge: GenreJudge, domain: SpectralDomain,
-                     ref: Reference, data: GenreData) -> None:
+                     ref: Reference, data: GenreData, second: SecondOpinion) -> None:
     """Step 3: the verdict on ``final_clips`` clips per genre, the confusion table, and the sampler saved."""
     names, sr = data.genres, data.sample_rate
     gen = torch.Generator().manual_seed(phase_seed(seed, "final"))
@@ -222,7 +349,8 @@ def final_evaluation(run: Run, seed: int, cfg: Config, model, judge: GenreJudge,
     confusion = torch.zeros(len(names), len(names)).index_put_(
         (genres_of, logits.argmax(dim=1)), torch.ones(len(wave)), accumulate=True)
     run.log(seed=seed, phase="final", epoch=cfg.epochs, audio_seconds_per_s=audio_per_s,
-            confusion=confusion.tolist(), **scores)
+            confusion=confusion.tolist(), second_opinion=second.measures(wave.numpy().astype(np.float64),
+                                                                        genres_of.numpy(), names), **scores)
     save_sampler(run.checkpoint_path(f"seed{seed}/sampler"), model.sampler, domain, names,
                  {"recipe": "generate", "model": cfg.model, "griffin_lim_iters": cfg.griffin_lim_iters, "seed": seed})
     if seed == run.config()["seeds"][0]:
@@ -240,24 +368,29 @@ def write_examples(run: Run, seed: int, cfg: Config, model, domain: SpectralDoma
     real_example = torch.stack([data.test[data.test_labels == g][0, :length].float().cpu() / gtzan.INT16_SCALE
                                 for g in range(len(names))])
     listing = {}
-    for g, name in enumerate(names):
+    order = sorted(range(len(names)), key=lambda g: names[g] != cfg.test_genre)  # the test genre first
+    for g in order:
+        name = names[g]
         real_path = write_wav(folder / f"real_{name}.wav", real_example[g].numpy(), sr)
         made = [write_wav(folder / f"generated_{name}_{i}.wav", w.numpy(), sr)
                 for i, w in enumerate(wave[genres_of == g])]
         listing[name] = {"real": real_path.name, "generated": [p.name for p in made]}
     atomic.write_json(folder / "index.json", listing)
-    draw_spectrograms(run.figures / "spectrograms", names, real_example, wave[:: cfg.report_clips], domain)
+    first = wave[:: cfg.report_clips]
+    draw_spectrograms(run.figures / "spectrograms", [names[g] for g in order], real_example[order], first[order],
+                      domain)
 
 
 def draw_spectrograms(stem: Path, names, real: torch.Tensor, generated: torch.Tensor, domain: SpectralDomain) -> None:
-    """Real beside generated, one row per genre, in dB on a shared 80 dB scale (as the model sees them)."""
+    """Real beside generated, one row per genre, in dB on one 80 dB colour scale for every panel (its top
+    the loudest bin of any of them), as the model sees them."""
     def db(wave: torch.Tensor) -> np.ndarray:
         return 20 / np.log(10) * domain.encode(wave[None]).squeeze(0).numpy()
 
     rows = len(names)
     top_of_axis = domain.sample_rate / 2000 if domain.kind == "stft" else domain.n_mels  # kHz or mel bands
     fig, axes = figures.plt.subplots(rows, 2, figsize=(8, 1.5 * rows + 0.6), dpi=110, squeeze=False)
-    top = max(float(db(real[g]).max()) for g in range(rows))
+    top = max(max(float(db(real[g]).max()), float(db(generated[g]).max())) for g in range(rows))
     for g, name in enumerate(names):
         for col, (label, w) in enumerate((("real", real[g]), ("generated", generated[g]))):
             ax = axes[g][col]
