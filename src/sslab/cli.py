@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from pathlib import Path
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
-from sslab.errors import UserError
+from sslab.errors import Terminated, UserError
 
 EPILOG = """examples:
   sslab run augment                     # quick preset on data sslab makes itself
@@ -151,6 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame):  # noqa: ARG001
+    raise Terminated()
+
+
+def interrupted_line(exc: KeyboardInterrupt) -> str:
+    """The one line a stopped command prints: the exact `sslab run --resume PATH` when a run was going."""
+    runner = sys.modules.get("sslab.runner")
+    where = getattr(runner, "RESUMABLE", None)
+    how = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+    if where is None:
+        return f"sslab: {how}"
+    return f"sslab: {how}; continue with `sslab run --resume {where}` (same numbers as an uninterrupted run)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # key=value overrides may stand anywhere after the recipe, between options too.
@@ -163,14 +178,22 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    # SIGTERM (a scheduler, `kill`, a closing terminal) stops a run as Ctrl-C does: one line, exit 143.
+    try:
+        before = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (sslab's main() called from a thread): leave signals alone
+        before = None
     try:
         code = args.func(args)
     except UserError as exc:
         print(f"sslab: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("sslab: interrupted; continue with `sslab run --resume RUN_DIR`", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(interrupted_line(exc), file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
     return int(code or 0)
 
 

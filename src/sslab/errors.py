@@ -9,3 +9,9 @@ class UserError(Exception):
     """
 
     exit_code = 2
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so a run stops as it does on Ctrl-C (the CLI exits 143)."""
+
+    exit_code = 143

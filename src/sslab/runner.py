@@ -17,15 +17,32 @@ from sslab.errors import UserError
 from sslab.report.document import Claims, Code, Section, Text
 from sslab.report.html import write_page
 from sslab.report.notebook import write_notebook
-from sslab.report import tracking
+from sslab.report import provenance, tracking
 from sslab.train import atomic, distributed
 from sslab.train.progress import say
-from sslab.train.rundir import Run, git_commit
+from sslab.train.rundir import STUDY_FILE, Run, git_commit
 from sslab.train.seeding import configure_threads, resolve_device
 
-STUDY_FILE = "study.json"
 # `sslab report --format`: the HTML page, the Jupyter notebook, or both (same blocks).
 FORMATS = {"html": (".html",), "ipynb": (".ipynb",), "both": (".html", ".ipynb")}
+
+# The folder `sslab run --resume` would continue if this process stopped now (a `run all` folder
+# rather than its recipe's): the CLI names it when Ctrl-C or SIGTERM stops a run.
+RESUMABLE: Path | None = None
+
+
+def hold(path: Path) -> Path | None:
+    """Name ``path`` as the run to resume (an enclosing study keeps its own); returns what to
+    :func:`release` once the run finished. A run that raises never releases, so the CLI's
+    interrupt line can still name it."""
+    global RESUMABLE
+    before, RESUMABLE = RESUMABLE, RESUMABLE or Path(path)
+    return before
+
+
+def release(before: Path | None) -> None:
+    global RESUMABLE
+    RESUMABLE = before
 
 
 def _resolved(recipe: registry.Recipe, cfg: Any, preset: str, device: torch.device, data: Path | None,
@@ -110,6 +127,7 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         run.tracker = tracking.open_tracker(logger, run.root)
         say(f"{recipe.name}: live curves with `tensorboard --logdir {run.root / tracking.LOGDIR}`")
     started = time.monotonic()
+    held = hold(run.root)
     try:
         for seed in range(cfg.seed, cfg.seed + cfg.seeds):
             say(f"{recipe.name}: seed {seed} ({seed - cfg.seed + 1} of {cfg.seeds})")
@@ -120,6 +138,7 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         if run.tracker is not None:
             run.tracker.close()
             run.tracker = None
+    release(held)
     distributed.barrier()
     return run
 
@@ -147,8 +166,8 @@ def section_for(run: Run, recipe: registry.Recipe | None = None) -> Section:
         recipe = registry.get(run.config()["recipe"])
     section = recipe.report(run)
     summary = run.summary()
-    section.blocks = [Text(summary["text"]), Claims(summary.get("claims", [])), *section.blocks,
-                      reproduce_block(run, recipe)]
+    section.blocks = [Text(summary["text"]), Claims(provenance.claims_with_provenance(run.config(), summary)),
+                      *section.blocks, reproduce_block(run, recipe)]
     section.anchor = section.anchor or recipe.name
     section.config = run.config()
     section.run_dir = run.root
@@ -156,13 +175,14 @@ def section_for(run: Run, recipe: registry.Recipe | None = None) -> Section:
 
 
 def reproduce_block(run: Run, recipe: registry.Recipe) -> Code:
-    """The Python that runs this recipe again through sslab's API, and what it prints."""
+    """The exact command line and ``run_recipe(...)`` call that run this recipe again (both from the
+    run's saved config: its data, preset, seeds and every option that differs from the preset), and
+    what they print."""
     conf, text = run.config(), run.summary()["text"]
-    source = (f"from sslab.runner import run_recipe\nrun = run_recipe({recipe.name!r}, preset={conf['preset']!r}, "
-              f"seeds={len(conf['seeds'])})\nprint(run.summary()['text'])")
+    source = provenance.python_call(conf, recipe.Config, recipe.presets)
     if recipe.next_steps is not None:
         source += "\n" + recipe.next_steps(run)
-    return Code(source, output=text + "\n")
+    return Code(source, output=text + "\n", command=provenance.command_line(conf, recipe.Config, recipe.presets))
 
 
 def write_report(out: Path, title: str, sections: Sequence[Section], intro: Sequence = (), fmt: str = "html") -> list[Path]:
@@ -247,11 +267,15 @@ def study_sections(runs: Sequence[Run]) -> tuple[list, list[Section]]:
     """The claims table that opens a study report, and one section per run."""
     claims: list[dict] = []
     for run in runs:
-        for c in run.summary().get("claims", []):
-            claims.append({**c, "claim": f"[{run.config()['recipe']}] {c['claim']}"})
-    intro = [Text("Each row is a claim the seed documents make, tested on these runs: **supported** when the "
+        conf = run.config()
+        for c in provenance.claims_with_provenance(conf, run.summary()):
+            claims.append({**c, "claim": f"[{conf['recipe']}] {c['claim']}"})
+    intro = [Text("Each row is a claim the assignments make, tested on these runs: **supported** when the "
                   "95% confidence interval over seeds lies on the claimed side, **contradicted** when it lies on "
-                  "the other, **inconclusive** otherwise."), Claims(claims)] if claims else []
+                  "the other, **inconclusive** otherwise. One seed gives no interval, so a one-seed row judges "
+                  "nothing; the hint under a verdict says how many seeds (`--seeds N`) would decide it. Rows tested "
+                  "on made-up data check that the pipeline runs; only real data tests the claim."),
+              Claims(claims)] if claims else []
     return intro, [section_for(run) for run in runs]
 
 

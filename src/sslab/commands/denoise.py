@@ -20,12 +20,16 @@ STEM_NUMBER = re.compile(r"(\d+)$")
 
 # ---- loading a trained model ----------------------------------------------------------------
 def model_file(checkpoint: Path, arm: str = "rnn", seed: int | None = None) -> Path:
-    """The model file inside a run directory (or ``checkpoint`` itself if it is a file)."""
+    """The model file inside a run directory (a `run all` folder's denoise run; or ``checkpoint`` itself
+    if it is a file)."""
+    from sslab.train.rundir import recipe_run_dir
+
     checkpoint = Path(checkpoint)
     if checkpoint.is_file():
         return checkpoint
     if not checkpoint.is_dir():
         raise UserError(f"--checkpoint {checkpoint}: no such run directory or model file")
+    checkpoint = recipe_run_dir(checkpoint, "denoise")
     found = sorted((checkpoint / "checkpoints").glob(f"seed*-{arm}-model.safetensors"))
     if seed is not None:
         found = [p for p in found if p.name == f"seed{seed}-{arm}-model.safetensors"]
@@ -273,7 +277,7 @@ def register(commands, data_commands) -> None:
                             description="Denoise audio files with a trained mask estimator. Files at another "
                             "sample rate are resampled to the model's and back; multichannel files are downmixed.")
     p.add_argument("--checkpoint", type=Path, required=True, metavar="RUN_DIR",
-                   help="run directory of `sslab run denoise` (or a model .safetensors file)")
+                   help="run directory of `sslab run denoise`, a `run all` folder, or a model .safetensors file")
     p.add_argument("--input", type=Path, required=True, metavar="FILE_OR_DIR", help="an audio file or a folder of them")
     p.add_argument("--output", type=Path, required=True, metavar="DIR", help="folder for the denoised WAV files")
     p.add_argument("--model", default="rnn", choices=("rnn", "fc"), help="which trained estimator (default rnn)")
