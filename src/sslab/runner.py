@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 import sslab
+from sslab import estimate
 from sslab import recipes as registry
 from sslab.config import build_config, config_dict, config_from_dict
 from sslab.errors import UserError
@@ -111,6 +112,11 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
     tracking.check(logger)
     # Load (and so check) the data before a run directory exists, so bad input leaves nothing behind.
     loaded = recipe.load_data(cfg, data, dev)
+    if run is None and dev.type == "cpu" and distributed.is_main():
+        warning = estimate.long_run_warning(recipe.name, config_dict(cfg), _quick(recipe),
+                                            estimate.data_size(loaded) if data else None)
+        if warning:
+            say(warning)
     if not distributed.is_main():
         pass  # under torchrun only rank 0 creates (or prepares to resume) the run directory
     elif run is None:
@@ -141,6 +147,10 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
     release(held)
     distributed.barrier()
     return run
+
+
+def _quick(recipe: registry.Recipe) -> dict:
+    return config_dict(build_config(recipe.Config, recipe.presets, "quick", {}, recipe.name))
 
 
 def finish(run: Run, recipe: registry.Recipe, elapsed_s: float | None = None) -> dict:
@@ -228,12 +238,16 @@ def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out
         atomic.write_json(root / STUDY_FILE, plan)
     if plan.get("logger", "none") != "none":
         say(f"live curves of every recipe with `tensorboard --logdir {root}`")
-    for rname in plan["recipes"]:
+    held = hold(root)
+    clock = _StudyClock(plan)
+    for k, rname in enumerate(plan["recipes"], 1):
         recipe = registry.get(rname)
         sub = root / rname
         if (sub / "summary.json").is_file():
-            say(f"{rname}: already complete in {sub}")
+            clock.estimates[rname] = 0.0
+            say(f"recipe {k} of {clock.n}: {rname} already complete in {sub}")
             continue
+        say(clock.line(k, rname))
         if (sub / "config.yaml").is_file():
             run_recipe(rname, resume=sub, device=device)
             continue
@@ -241,11 +255,50 @@ def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out
         found = recipe.locate_data(data_root) if data_root else None
         if data_root and found is None:
             say(f"{rname}: no data set for it under {data_root}; using data sslab makes itself")
+        started = time.monotonic()
         run_recipe(rname, preset=plan["preset"], overrides=plan["overrides"].get(rname, {}), data=found,
                    seeds=plan["seeds"], device=device, run_root=sub, logger=plan.get("logger", "none"))
+        clock.done(rname, time.monotonic() - started)
+    release(held)
     page, notebook = write_study_report([root], root / "report", fmt="both")
     say(f"all recipes done; study report at {page} (notebook: {notebook})")
     return page
+
+
+class _StudyClock:
+    """`run all`'s "recipe k of N" line with the time left: each remaining recipe's estimate
+    (sslab.estimate, from its preset's size) times how much slower or faster than estimated the
+    recipes so far ran on this machine."""
+
+    def __init__(self, plan: Mapping[str, Any]):
+        self.n = len(plan["recipes"])
+        self.estimates: dict[str, float | None] = {}
+        for rname in plan["recipes"]:
+            recipe = registry.get(rname)
+            o = dict(plan["overrides"].get(rname, {}))
+            if plan.get("seeds") is not None:
+                o["seeds"] = str(plan["seeds"])
+            cfg = config_dict(build_config(recipe.Config, recipe.presets, plan["preset"] or "quick", o, rname))
+            self.estimates[rname] = estimate.seconds(rname, cfg, _quick(recipe))
+        self.spent = self.expected = 0.0
+        self.real_data = bool(plan.get("data"))
+
+    def done(self, rname: str, seconds: float) -> None:
+        if self.estimates.get(rname):
+            self.spent += seconds
+            self.expected += self.estimates[rname]
+        self.estimates[rname] = 0.0
+
+    def line(self, k: int, rname: str) -> str:
+        rest = list(self.estimates.values())[k - 1:]
+        if any(e is None for e in rest):
+            return f"recipe {k} of {self.n}: {rname}"
+        pace = self.spent / self.expected if self.expected else 1.0
+        left = estimate.duration(sum(rest) * pace)
+        basis = ("scaled by this machine's pace so far" if self.expected else "from each preset's size on a 2-core CPU")
+        if self.real_data:
+            basis += "; real data sets take longer"
+        return f"recipe {k} of {self.n}: {rname} (about {left} left for this and the rest, {basis})"
 
 
 def _runs_from(paths: Sequence[Path]) -> list[Run]:
