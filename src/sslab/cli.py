@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         names = list(registry.recipes()) if target in (None, "all") else [target]
         for name in names:
             recipe = registry.get(name)
-            print(f"{name}: {recipe.title} (seed {recipe.seed_problem})\n{describe(recipe.Config, recipe.presets)}\n")
+            print(f"{name}: {recipe.title} (assignment {recipe.seed_problem})\n{describe(recipe.Config, recipe.presets)}\n")
         return 0
     overrides = _split_overrides(args.overrides)
     # The spelling `logger=tensorboard` works as well as --logger (it is no recipe option).
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("recipe", nargs="?", help="augment, pretext, barlow, denoise, generate, or all")
     run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, checked against the recipe")
     run.add_argument("--preset", default="quick", choices=("smoke", "quick", "paper"),
-                     help="smoke: seconds, for tests; quick (default): minutes on a laptop; paper: the seed's settings")
+                     help="smoke: seconds, for tests; quick (default): minutes on a laptop; paper: the assignment's settings")
     run.add_argument("--data", type=Path, default=None,
                      help="folder with the real data set; without it sslab makes its own data")
     run.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default: runs/)")

@@ -1,5 +1,5 @@
 """``sslab denoise`` (apply a trained model), ``sslab score`` (SNR/SI-SDR of estimates
-against references) and ``sslab data make-denoise`` (build the seed's data layout)."""
+against references) and ``sslab data make-denoise`` (build the assignment's data layout)."""
 
 from __future__ import annotations
 
@@ -297,20 +297,20 @@ def register(commands, data_commands) -> None:
     s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.set_defaults(func=cmd_score)
 
-    m = data_commands.add_parser("make-denoise", help="build the seed's denoising layout from speech and noise folders",
+    m = data_commands.add_parser("make-denoise", help="build the assignment's denoising layout from speech and noise folders",
                                  description="Mix clean speech with noise recordings at random SNRs into DIR/tr, "
-                                 "DIR/v and DIR/te (the seed's layout). Speech in sub-folders is split by speaker "
+                                 "DIR/v and DIR/te (the assignment's layout). Speech in sub-folders is split by speaker "
                                  "(sub-folder), otherwise by file; each noise recording is cut in time between the "
                                  "splits, so no utterance or noise stretch is shared between them.")
     m.add_argument("--speech", type=Path, required=True, metavar="DIR", help="clean speech (sub-folder per speaker)")
     m.add_argument("--noise", type=Path, required=True, metavar="DIR", help="noise recordings, one type per file")
     m.add_argument("--out", type=Path, required=True, metavar="DIR", help="new folder for the data set")
     m.add_argument("--snr-db", type=float, nargs=2, default=(-5.0, 5.0), metavar=("LOW", "HIGH"),
-                   help="mixing SNR range in dB (default -5 5: about 0 dB like the seed's data)")
+                   help="mixing SNR range in dB (default -5 5: about 0 dB like the assignment's data)")
     m.add_argument("--noises-per-utterance", type=int, default=10, help="noisy versions of each utterance (seed: 10)")
     m.add_argument("--val-fraction", type=float, default=0.1, help="share of speakers for validation (default 0.1)")
     m.add_argument("--test-fraction", type=float, default=0.1, help="share of speakers for test (default 0.1)")
-    m.add_argument("--sample-rate", type=int, default=16000, help="output rate in Hz (default 16000, the seed's)")
+    m.add_argument("--sample-rate", type=int, default=16000, help="output rate in Hz (default 16000, the assignment's)")
     m.add_argument("--seed", type=int, default=0, help="random seed of the split and the mixing")
     m.set_defaults(func=cmd_make_denoise)
 
