@@ -88,17 +88,19 @@ CHECK_LAYOUT = """
     let played = false, err = null;
     try {
       await a.play();
-      await new Promise(r => setTimeout(r, 400));
+      for (let i = 0; i < 100 && !(a.currentTime > 0); i++) await new Promise(r => setTimeout(r, 100));
       played = a.currentTime > 0;
       a.pause();
     } catch (e) { err = String(e); }
     return {width: a.getBoundingClientRect().width, played, err};
   }));
+  // The claims table must read without scrolling: on a phone its rows become cards.
+  const scrolledClaims = [...document.querySelectorAll('table.claims')].filter(t => t.scrollWidth > t.parentElement.clientWidth + 1).length;
   const equations = [...document.querySelectorAll('.math svg')].map(s => {
     const r = s.getBoundingClientRect();
     return {width: r.width, height: r.height, paths: s.querySelectorAll('path, use').length};
   });
-  return JSON.stringify({viewport: vw, pageWidth: document.documentElement.scrollWidth, outside, clipped,
+  return JSON.stringify({window: window.innerWidth, viewport: vw, pageWidth: document.documentElement.scrollWidth, outside, clipped, scrolledClaims,
                          players, equations});
 })()
 """
@@ -247,9 +249,10 @@ def test_players_are_wide_and_play_nothing_leaves_the_screen_and_equations_are_d
     layout: list = []
     media, events, _ = load_in_browser(denoise_run / "report.html", tmp_path / "profile", width, layout)
     (seen,) = layout
-    assert seen["viewport"] == width and seen["pageWidth"] <= width, "the page scrolls sideways"
+    assert seen["window"] == width and seen["pageWidth"] <= seen["viewport"], "the page scrolls sideways"
     assert not seen["outside"], f"elements past the screen's edge at {width} px: {seen['outside'][:10]}"
     assert not seen["clipped"], f"text cut off at {width} px: {seen['clipped'][:10]}"
+    assert seen["scrolledClaims"] == 0, "a verdict hides past the claims table's edge"
     players = seen["players"]
     assert len(players) == len(media["audio"]) > 0
     assert all(p["width"] >= 250 for p in players), [p["width"] for p in players]

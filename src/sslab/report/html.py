@@ -40,7 +40,7 @@ code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-s
 pre{background:#f6f8fa;padding:.7em;overflow-x:auto;border-radius:4px}
 pre.out{background:#fff;border:1px solid var(--line)}
 .math{background:#f6f8fa;padding:.5em;overflow-x:auto;border-left:3px solid var(--accent)}
-.math svg{display:block;margin:0 auto;max-width:none}.math .tex{font-family:ui-monospace,monospace;font-size:.8em;color:var(--muted)}
+.math svg{display:block;margin:0 auto;max-width:100%;height:auto}.math .tex{font-family:ui-monospace,monospace;font-size:.8em;color:var(--muted)}
 details{margin:.6em 0}summary{cursor:pointer;color:var(--accent)}
 audio{display:block;width:100%;min-width:250px;max-width:420px}
 .players{margin:1em 0}.prow{border-bottom:1px solid var(--line);padding:.4em 0}.pname{font-weight:600}
@@ -49,7 +49,11 @@ audio{display:block;width:100%;min-width:250px;max-width:420px}
 .verdict{white-space:nowrap;font-weight:600}.supported{color:var(--ok)}.contradicted{color:var(--bad)}
 .inconclusive{color:var(--meh)}.noci{color:var(--muted)}.madeup .verdict{color:var(--muted)}
 td small{display:block;color:var(--muted);font-size:.85em;min-width:14em}
-@media (max-width:600px){main{padding:10px}figure{margin:.8em 0}body{font-size:15px}}
+@media (max-width:600px){main{padding:10px}figure{margin:.8em 0}body{font-size:15px}
+table.claims,table.claims tbody,table.claims tr,table.claims td{display:block}table.claims thead{display:none}
+table.claims tr{border-bottom:2px solid var(--line);padding:.4em 0}table.claims td{border:0;padding:.1em 0}
+table.claims td::before{content:attr(data-label) ": ";color:var(--muted)}table.claims td:first-child::before{content:""}
+table.claims td:first-child{font-weight:600}td small{min-width:0}}
 nav a{margin-right:.8em}
 input[type=range]{width:100%}
 """
@@ -189,8 +193,8 @@ def claims_table(claims) -> str:
         *cells, verdict = claim_cells(c)
         small = "".join(f"<small>{inline(note)}</small>" for note in claim_notes(c))
         rows.append(f'<tr class="{"madeup" if c.get("made_up") else ""}">'
-                    + "".join(f"<td>{inline(v)}</td>" for v in cells)
-                    + f'<td><span class="verdict {verdict_class(verdict)}">{html.escape(verdict)}</span>{small}</td></tr>')
+                    + "".join(f'<td data-label="{col}">{inline(v)}</td>' for col, v in zip(CLAIM_COLUMNS, cells))
+                    + f'<td data-label="verdict"><span class="verdict {verdict_class(verdict)}">{html.escape(verdict)}</span>{small}</td></tr>')
     head = "".join(f"<th>{inline(col)}</th>" for col in CLAIM_COLUMNS)
     return f'<div class="tw"><table class="claims"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
