@@ -26,7 +26,7 @@ def test_study_report_opens_with_every_claim_then_the_sections(tmp_path, augment
         assert row < first_section, "the claims table comes before the sections"
         cells = page[row:first_section].split("</tr>")[0]
         assert html.escape(c["shown"]) in cells and html.escape(c["per_seed"]) in cells  # mean, interval, seeds
-        assert html.escape(c["verdict"]) in cells and f"<td>{c['n_seeds']}</td>" in cells
+        assert html.escape(c["verdict"]) in cells and f'<td data-label="n">{c["n_seeds"]}</td>' in cells
         assert "made-up (data sslab makes itself)" in cells and "made-up data: a check of the pipeline" in cells
     assert page.index('id="augment"') < page.index('id="denoise"')
 
