@@ -140,7 +140,8 @@ def render_block(block) -> str:
         )
         n = len(block.paths)
         return (f'<figure class="slider">{imgs}<input type="range" min="0" max="{n - 1}" value="{n - 1}" '
-                f'aria-label="frame"><figcaption><span class="slabel"></span> {inline(block.caption)}</figcaption></figure>')
+                f'aria-label="frame"><figcaption><span class="slabel"></span> {inline(block.caption)} Drag the slider to '
+                f'step through them.</figcaption></figure>')
     if isinstance(block, Audio):
         cap = f"<figcaption>{inline(block.caption)}</figcaption>" if block.caption else ""
         return f'<figure><audio controls preload="metadata" src="{data_uri(block.path)}"></audio>{cap}</figure>'

@@ -120,3 +120,13 @@ def verdict_phrase(c: dict) -> str:
     if c["verdict"] == ONE_SEED:
         return "one seed gives no confidence interval, so this run cannot judge the claim"
     return f"the claim is {c['verdict']} on this run"
+
+
+def seeds_phrase(n: int) -> str:
+    """``1 seed`` / ``3 seeds``."""
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
+def band_phrase(n: int) -> str:
+    """What a curve over ``n`` seeds shows (sslab.report.figures.band draws a band only for several)."""
+    return f"mean over {n} seeds, band ±1 sd" if n > 1 else "one seed, so no band"
