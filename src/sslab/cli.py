@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from pathlib import Path
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
-from sslab.errors import UserError, os_error_message
+from sslab.errors import Terminated, UserError, os_error_message
 
 EPILOG = """examples:
   sslab run augment                     # quick preset on data sslab makes itself
@@ -57,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         names = list(registry.recipes()) if target in (None, "all") else [target]
         for name in names:
             recipe = registry.get(name)
-            print(f"{name}: {recipe.title} (seed {recipe.seed_problem})\n{describe(recipe.Config, recipe.presets)}\n")
+            print(f"{name}: {recipe.title} (assignment {recipe.seed_problem})\n{describe(recipe.Config, recipe.presets)}\n")
         return 0
     overrides = _split_overrides(args.overrides)
     # The issue's spelling `logger=tensorboard` works as well as --logger (it is no recipe option).
@@ -117,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("recipe", nargs="?", help="augment, pretext, barlow, denoise, generate, or all")
     run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, checked against the recipe")
     run.add_argument("--preset", default="quick", choices=("smoke", "quick", "paper"),
-                     help="smoke: seconds, for tests; quick (default): minutes on a laptop; paper: the seed's settings")
+                     help="smoke: seconds, for tests; quick (default): minutes on a laptop; paper: the assignment's settings")
     run.add_argument("--data", type=Path, default=None,
                      help="folder with the real data set; without it sslab makes its own data")
     run.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default: runs/)")
@@ -155,6 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame):  # noqa: ARG001
+    raise Terminated()
+
+
+def interrupted_line(exc: KeyboardInterrupt) -> str:
+    """The one line a stopped command prints: the exact `sslab run --resume PATH` when a run was going."""
+    runner = sys.modules.get("sslab.runner")
+    where = getattr(runner, "RESUMABLE", None)
+    how = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+    if where is None:
+        return f"sslab: {how}"
+    return f"sslab: {how}; continue with `sslab run --resume {where}` (same numbers as an uninterrupted run)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # key=value overrides may stand anywhere after the recipe, between options too.
@@ -167,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    # SIGTERM (a scheduler, `kill`, a closing terminal) stops a run as Ctrl-C does: one line, exit 143.
+    try:
+        before = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (sslab's main() called from a thread): leave signals alone
+        before = None
     try:
         code = args.func(args)
     except UserError as exc:
@@ -175,9 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # disk full, read-only --out, a name too long: never a traceback
         print(f"sslab: error: {os_error_message(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("sslab: interrupted; continue with `sslab run --resume RUN_DIR`", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(interrupted_line(exc), file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
     return int(code or 0)
 
 

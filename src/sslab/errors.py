@@ -35,3 +35,9 @@ def os_error_message(exc: OSError, then: str = "") -> str:
     cause = exc.strerror or str(exc) or type(exc).__name__
     hint = _OS_HINTS.get(name, "check the path and the disk")
     return f"{path}: {cause}; {hint}" + (f", {then}" if then else "")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so a run stops as it does on Ctrl-C (the CLI exits 143)."""
+
+    exit_code = 143

@@ -15,9 +15,7 @@ from typing import Any, Mapping
 from sslab import recipes as registry
 from sslab.config import config_from_dict
 from sslab.errors import UserError
-from sslab.train.rundir import Run
-
-STUDY_FILE = "study.json"  # what marks a `run all` folder
+from sslab.train.rundir import STUDY_FILE, Run
 ACCEPTS = ("--resume RUN_DIR continues a run with the recipe and options saved in RUN_DIR/config.yaml; it takes "
            "no recipe name and no key=value options (to change them, start a new run)")
 

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 import sslab
+from sslab import estimate
 from sslab import recipes as registry
 from sslab import resume as resuming
 from sslab.config import build_config, config_dict
@@ -17,15 +18,32 @@ from sslab.errors import UserError, os_error_message
 from sslab.report.document import Claims, Code, Section, Text
 from sslab.report.html import write_page
 from sslab.report.notebook import write_notebook
-from sslab.report import tracking
+from sslab.report import provenance, tracking
 from sslab.train import atomic, distributed
 from sslab.train.progress import say
-from sslab.train.rundir import Run, git_commit
+from sslab.train.rundir import STUDY_FILE, Run, git_commit
 from sslab.train.seeding import configure_threads, resolve_device
 
-STUDY_FILE = resuming.STUDY_FILE
 # `sslab report --format`: the HTML page, the Jupyter notebook, or both (same blocks).
 FORMATS = {"html": (".html",), "ipynb": (".ipynb",), "both": (".html", ".ipynb")}
+
+# The folder `sslab run --resume` would continue if this process stopped now (a `run all` folder
+# rather than its recipe's): the CLI names it when Ctrl-C or SIGTERM stops a run.
+RESUMABLE: Path | None = None
+
+
+def hold(path: Path) -> Path | None:
+    """Name ``path`` as the run to resume (an enclosing study keeps its own); returns what to
+    :func:`release` once the run finished. A run that raises never releases, so the CLI's
+    interrupt line can still name it."""
+    global RESUMABLE
+    before, RESUMABLE = RESUMABLE, RESUMABLE or Path(path)
+    return before
+
+
+def release(before: Path | None) -> None:
+    global RESUMABLE
+    RESUMABLE = before
 
 
 def _resolved(recipe: registry.Recipe, cfg: Any, preset: str, device: torch.device, data: Path | None,
@@ -93,6 +111,11 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
     tracking.check(logger)
     # Load (and so check) the data before a run directory exists, so bad input leaves nothing behind.
     loaded = recipe.load_data(cfg, data, dev)
+    if run is None and dev.type == "cpu" and distributed.is_main():
+        warning = estimate.long_run_warning(recipe.name, config_dict(cfg), _quick(recipe),
+                                            estimate.data_size(loaded) if data else None)
+        if warning:
+            say(warning)
     if not distributed.is_main():
         pass  # under torchrun only rank 0 creates (or prepares to resume) the run directory
     elif run is None:
@@ -109,6 +132,7 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         run.tracker = tracking.open_tracker(logger, run.root)
         say(f"{recipe.name}: live curves with `tensorboard --logdir {run.root / tracking.LOGDIR}`")
     started = time.monotonic()
+    held = hold(run.root)
     try:
         for seed in range(cfg.seed, cfg.seed + cfg.seeds):
             say(f"{recipe.name}: seed {seed} ({seed - cfg.seed + 1} of {cfg.seeds})")
@@ -122,8 +146,13 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
             run.tracker.close()
             run.tracker = None
         run.release()  # the run directory is free for the next writer (in this process too)
+    release(held)
     distributed.barrier()
     return run
+
+
+def _quick(recipe: registry.Recipe) -> dict:
+    return config_dict(build_config(recipe.Config, recipe.presets, "quick", {}, recipe.name))
 
 
 def finish(run: Run, recipe: registry.Recipe, elapsed_s: float | None = None) -> dict:
@@ -149,8 +178,8 @@ def section_for(run: Run, recipe: registry.Recipe | None = None) -> Section:
         recipe = registry.get(run.config()["recipe"])
     section = recipe.report(run)
     summary = run.summary()
-    section.blocks = [Text(summary["text"]), Claims(summary.get("claims", [])), *section.blocks,
-                      reproduce_block(run, recipe)]
+    section.blocks = [Text(summary["text"]), Claims(provenance.claims_with_provenance(run.config(), summary)),
+                      *section.blocks, reproduce_block(run, recipe)]
     section.anchor = section.anchor or recipe.name
     section.config = run.config()
     section.run_dir = run.root
@@ -158,13 +187,14 @@ def section_for(run: Run, recipe: registry.Recipe | None = None) -> Section:
 
 
 def reproduce_block(run: Run, recipe: registry.Recipe) -> Code:
-    """The Python that runs this recipe again through sslab's API, and what it prints."""
+    """The exact command line and ``run_recipe(...)`` call that run this recipe again (both from the
+    run's saved config: its data, preset, seeds and every option that differs from the preset), and
+    what they print."""
     conf, text = run.config(), run.summary()["text"]
-    source = (f"from sslab.runner import run_recipe\nrun = run_recipe({recipe.name!r}, preset={conf['preset']!r}, "
-              f"seeds={len(conf['seeds'])})\nprint(run.summary()['text'])")
+    source = provenance.python_call(conf, recipe.Config, recipe.presets)
     if recipe.next_steps is not None:
         source += "\n" + recipe.next_steps(run)
-    return Code(source, output=text + "\n")
+    return Code(source, output=text + "\n", command=provenance.command_line(conf, recipe.Config, recipe.presets))
 
 
 def write_report(out: Path, title: str, sections: Sequence[Section], intro: Sequence = (), fmt: str = "html") -> list[Path]:
@@ -210,12 +240,16 @@ def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out
         atomic.write_json(root / STUDY_FILE, plan)
     if plan.get("logger", "none") != "none":
         say(f"live curves of every recipe with `tensorboard --logdir {root}`")
-    for rname in plan["recipes"]:
+    held = hold(root)
+    clock = _StudyClock(plan)
+    for k, rname in enumerate(plan["recipes"], 1):
         recipe = registry.get(rname)
         sub = root / rname
         if (sub / "summary.json").is_file():
-            say(f"{rname}: already complete in {sub}")
+            clock.estimates[rname] = 0.0
+            say(f"recipe {k} of {clock.n}: {rname} already complete in {sub}")
             continue
+        say(clock.line(k, rname))
         if (sub / "config.yaml").is_file():
             run_recipe(rname, resume=sub, device=device)
             continue
@@ -223,11 +257,50 @@ def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out
         found = recipe.locate_data(data_root) if data_root else None
         if data_root and found is None:
             say(f"{rname}: no data set for it under {data_root}; using data sslab makes itself")
+        started = time.monotonic()
         run_recipe(rname, preset=plan["preset"], overrides=plan["overrides"].get(rname, {}), data=found,
                    seeds=plan["seeds"], device=device, run_root=sub, logger=plan.get("logger", "none"))
+        clock.done(rname, time.monotonic() - started)
+    release(held)
     page, notebook = write_study_report([root], root / "report", fmt="both")
     say(f"all recipes done; study report at {page} (notebook: {notebook})")
     return page
+
+
+class _StudyClock:
+    """`run all`'s "recipe k of N" line with the time left: each remaining recipe's estimate
+    (sslab.estimate, from its preset's size) times how much slower or faster than estimated the
+    recipes so far ran on this machine."""
+
+    def __init__(self, plan: Mapping[str, Any]):
+        self.n = len(plan["recipes"])
+        self.estimates: dict[str, float | None] = {}
+        for rname in plan["recipes"]:
+            recipe = registry.get(rname)
+            o = dict(plan["overrides"].get(rname, {}))
+            if plan.get("seeds") is not None:
+                o["seeds"] = str(plan["seeds"])
+            cfg = config_dict(build_config(recipe.Config, recipe.presets, plan["preset"] or "quick", o, rname))
+            self.estimates[rname] = estimate.seconds(rname, cfg, _quick(recipe))
+        self.spent = self.expected = 0.0
+        self.real_data = bool(plan.get("data"))
+
+    def done(self, rname: str, seconds: float) -> None:
+        if self.estimates.get(rname):
+            self.spent += seconds
+            self.expected += self.estimates[rname]
+        self.estimates[rname] = 0.0
+
+    def line(self, k: int, rname: str) -> str:
+        rest = list(self.estimates.values())[k - 1:]
+        if any(e is None for e in rest):
+            return f"recipe {k} of {self.n}: {rname}"
+        pace = self.spent / self.expected if self.expected else 1.0
+        left = estimate.duration(sum(rest) * pace)
+        basis = ("scaled by this machine's pace so far" if self.expected else "from each preset's size on a 2-core CPU")
+        if self.real_data:
+            basis += "; real data sets take longer"
+        return f"recipe {k} of {self.n}: {rname} (about {left} left for this and the rest, {basis})"
 
 
 def _runs_from(paths: Sequence[Path]) -> list[Run]:
@@ -250,11 +323,15 @@ def study_sections(runs: Sequence[Run]) -> tuple[list, list[Section]]:
     """The claims table that opens a study report, and one section per run."""
     claims: list[dict] = []
     for run in runs:
-        for c in run.summary().get("claims", []):
-            claims.append({**c, "claim": f"[{run.config()['recipe']}] {c['claim']}"})
-    intro = [Text("Each row is a claim the seed documents make, tested on these runs: **supported** when the "
+        conf = run.config()
+        for c in provenance.claims_with_provenance(conf, run.summary()):
+            claims.append({**c, "claim": f"[{conf['recipe']}] {c['claim']}"})
+    intro = [Text("Each row is a claim the assignments make, tested on these runs: **supported** when the "
                   "95% confidence interval over seeds lies on the claimed side, **contradicted** when it lies on "
-                  "the other, **inconclusive** otherwise."), Claims(claims)] if claims else []
+                  "the other, **inconclusive** otherwise. One seed gives no interval, so a one-seed row judges "
+                  "nothing; the hint under a verdict says how many seeds (`--seeds N`) would decide it. Rows tested "
+                  "on made-up data check that the pipeline runs; only real data tests the claim."),
+              Claims(claims)] if claims else []
     return intro, [section_for(run) for run in runs]
 
 

@@ -152,3 +152,19 @@ def test_make_speech_writes_a_corpus_and_refuses_a_full_folder(tmp_path, capsys)
     (tmp_path / "a_file").write_text("")
     assert main(["data", "make-speech", "--out", str(tmp_path / "a_file"), "--speakers", "1", "--sentences", "1"]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_denoise_takes_a_run_all_folder(tmp_path, model_file, capsys):
+    path, model = model_file
+    study = tmp_path / "all-1"
+    (study / "denoise" / "checkpoints").mkdir(parents=True)
+    (study / "denoise" / "config.yaml").write_text("recipe: denoise\n")
+    path.rename(study / "denoise" / "checkpoints" / "seed0-rnn-model.safetensors")
+    (study / "study.json").write_text('{"recipes": ["denoise"]}')
+    write_wav(tmp_path / "in" / "x.wav", (0.1 * np.random.default_rng(3).standard_normal(9000)).astype(np.float32), 16000)
+    assert main(["denoise", "--checkpoint", str(study), "--input", str(tmp_path / "in"),
+                 "--output", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "x.wav").is_file()
+    (study / "denoise" / "config.yaml").unlink()
+    assert main(["denoise", "--checkpoint", str(study), "--input", str(tmp_path / "in"), "--output", "o"]) == 2
+    assert "no denoise run" in capsys.readouterr().err

@@ -87,3 +87,36 @@ def test_missing_or_unfinished_runs_are_one_line_errors(tmp_path, capsys):
     other.save_config({"recipe": "augment", "seeds": [0], "config": {}})
     assert main(["sample", "--checkpoint", str(other.root), "--genre", "rock"]) == 2
     assert "is a run of augment, not of generate" in capsys.readouterr().err
+
+
+def test_genre_in_any_case_and_a_run_all_folder(run_dir, tmp_path):
+    study = tmp_path / "all-20261121-120000"
+    study.mkdir()
+    run_dir.rename(study / "generate")
+    (study / "study.json").write_text('{"recipes": ["generate"]}')
+    assert main(["sample", "--checkpoint", str(study), "--genre", "Classical", "--n", "1", "--seconds", "0.25",
+                 "--out", str(tmp_path / "o")]) == 0
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["classical_0_000.wav"]
+
+
+def test_a_run_all_folder_without_the_recipe_names_what_to_pass(tmp_path, capsys):
+    study = tmp_path / "all-1"
+    study.mkdir()
+    (study / "study.json").write_text('{"recipes": ["augment", "generate"]}')
+    assert main(["sample", "--checkpoint", str(study), "--genre", "rock"]) == 2
+    err = capsys.readouterr().err
+    assert "no generate run" in err and f"sslab run --resume {study}" in err and len(err.strip().splitlines()) == 1
+
+
+def test_existing_clips_are_kept_unless_force(run_dir, tmp_path, capsys):
+    args = ["sample", "--checkpoint", str(run_dir), "--genre", "rock", "--n", "2", "--seconds", "0.25",
+            "--out", str(tmp_path / "o")]
+    assert main(args) == 0
+    mine = tmp_path / "o" / "rock_0_001.wav"
+    mine.write_bytes(b"my own recording")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "2 of the 2 files exist already (first: rock_0_000.wav)" in err and "--force" in err
+    assert mine.read_bytes() == b"my own recording"
+    assert main(args + ["--force"]) == 0
+    assert sf.read(mine)[0].size > 1000  # a clip again

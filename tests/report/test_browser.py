@@ -24,7 +24,8 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/ch
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (`apt-get install chromium`; "
                                                           ".ci/run installs it)")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--mute-audio", "--host-resolver-rules=MAP * ~NOTFOUND", "--remote-debugging-pipe"]
+         "--no-first-run", "--mute-audio", "--host-resolver-rules=MAP * ~NOTFOUND", "--remote-debugging-pipe",
+         "--autoplay-policy=no-user-gesture-required"]
 
 # Waits for every <img> to decode and every <audio> to load its metadata, then decodes each
 # clip's bytes with Web Audio: "decoded data", not just "an element exists".
@@ -52,6 +53,55 @@ CHECK_MEDIA = """
             duration: a.duration, mediaError: a.error ? a.error.code : null, src: src.slice(0, 40)};
   }));
   return JSON.stringify({images, audio});
+})()
+"""
+
+
+# What a reader sees at the emulated width: each player's rendered width and whether it plays
+# (currentTime moves), every element that leaves the page sideways outside a box that scrolls,
+# text cut off by a box that hides its overflow, and every drawn equation's size.
+CHECK_LAYOUT = """
+(async () => {
+  const vw = document.documentElement.clientWidth;
+  const scrollBox = el => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === 'auto' || o === 'scroll') return p;
+    }
+    return null;
+  };
+  const name = el => el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined ? '.' + el.className : '')
+                     + ' "' + (el.textContent || '').trim().slice(0, 40) + '"';
+  const outside = [], clipped = [];
+  for (const el of document.querySelectorAll('main *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || el.closest('svg') && el.tagName.toLowerCase() !== 'svg') continue;
+    const box = scrollBox(el);
+    const bound = box ? box.getBoundingClientRect() : {left: 0, right: vw};
+    if (!box && (r.right > bound.right + 1 || r.left < bound.left - 1)) outside.push(name(el));
+    const o = getComputedStyle(el).overflowX;
+    if ((o === 'hidden' || o === 'clip') && el.scrollWidth > el.clientWidth + 1) clipped.push(name(el));
+    if (getComputedStyle(el).textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth + 1) clipped.push(name(el));
+  }
+  const players = await Promise.all([...document.querySelectorAll('audio')].map(async a => {
+    a.muted = true;
+    let played = false, err = null;
+    try {
+      await a.play();
+      for (let i = 0; i < 100 && !(a.currentTime > 0); i++) await new Promise(r => setTimeout(r, 100));
+      played = a.currentTime > 0;
+      a.pause();
+    } catch (e) { err = String(e); }
+    return {width: a.getBoundingClientRect().width, played, err};
+  }));
+  // The claims table must read without scrolling: on a phone its rows become cards.
+  const scrolledClaims = [...document.querySelectorAll('table.claims')].filter(t => t.scrollWidth > t.parentElement.clientWidth + 1).length;
+  const equations = [...document.querySelectorAll('.math svg')].map(s => {
+    const r = s.getBoundingClientRect();
+    return {width: r.width, height: r.height, paths: s.querySelectorAll('path, use').length};
+  });
+  return JSON.stringify({window: window.innerWidth, viewport: vw, pageWidth: document.documentElement.scrollWidth, outside, clipped, scrolledClaims,
+                         players, equations});
 })()
 """
 
@@ -135,14 +185,19 @@ class DevTools:
         os.close(self._to_browser)
 
 
-def load_in_browser(page: Path, profile: Path) -> tuple[dict, list[dict], bytes]:
-    """Open ``page`` offline; return the media check, the DevTools events and a full-page screenshot."""
+def load_in_browser(page: Path, profile: Path, width: int = 1280, layout: list | None = None
+                    ) -> tuple[dict, list[dict], bytes]:
+    """Open ``page`` offline in a window ``width`` px wide (a phone's, with its viewport rules, below
+    500 px); return the media check, the DevTools events and a full-page screenshot. With a
+    ``layout`` list, the layout check (CHECK_LAYOUT) is appended to it."""
     browser = DevTools(profile)
     try:
         target = browser.call("Target.createTarget", url="about:blank")["targetId"]
         session = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Network", "Page", "Runtime", "Log"):
             browser.call(f"{domain}.enable", session)
+        browser.call("Emulation.setDeviceMetricsOverride", session, width=width, height=844 if width < 500 else 900,
+                     deviceScaleFactor=1, mobile=width < 500)
         browser.call("Network.emulateNetworkConditions", session, offline=True, latency=0, downloadThroughput=-1,
                      uploadThroughput=-1)
         browser.events.clear()  # from here on: the report's own loads and errors
@@ -153,6 +208,12 @@ def load_in_browser(page: Path, profile: Path) -> tuple[dict, list[dict], bytes]
         if "exceptionDetails" in result:
             raise AssertionError(f"the media check failed in the page: {result['exceptionDetails']}")
         media = json.loads(result["result"]["value"])
+        if layout is not None:
+            result = browser.call("Runtime.evaluate", session, expression=CHECK_LAYOUT, awaitPromise=True,
+                                  returnByValue=True, timeout=120)
+            if "exceptionDetails" in result:
+                raise AssertionError(f"the layout check failed in the page: {result['exceptionDetails']}")
+            layout.append(json.loads(result["result"]["value"]))
         shot = browser.call("Page.captureScreenshot", session, format="png", captureBeyondViewport=True)
         return media, browser.events, base64.b64decode(shot["data"])
     finally:
@@ -181,6 +242,39 @@ def test_report_loads_offline_with_every_image_and_clip_decoded(denoise_run, tmp
     assert shot.width >= 400 and shot.height > 1000  # the whole page, not an empty viewport
     colours = shot.convert("L").getextrema()
     assert colours[1] - colours[0] > 100, "the screenshot shows text and figures, not a blank page"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_players_are_wide_and_play_nothing_leaves_the_screen_and_equations_are_drawn(denoise_run, tmp_path, width):
+    layout: list = []
+    media, events, _ = load_in_browser(denoise_run / "report.html", tmp_path / "profile", width, layout)
+    (seen,) = layout
+    assert seen["window"] == width and seen["pageWidth"] <= seen["viewport"], "the page scrolls sideways"
+    assert not seen["outside"], f"elements past the screen's edge at {width} px: {seen['outside'][:10]}"
+    assert not seen["clipped"], f"text cut off at {width} px: {seen['clipped'][:10]}"
+    assert seen["scrolledClaims"] == 0, "a verdict hides past the claims table's edge"
+    players = seen["players"]
+    assert len(players) == len(media["audio"]) > 0
+    assert all(p["width"] >= 250 for p in players), [p["width"] for p in players]
+    assert all(p["played"] for p in players), [p for p in players if not p["played"]]
+    # The IBM equation, drawn (network off: no MathJax could have done it) as glyph paths with a real size.
+    assert seen["equations"] and all(e["width"] > 100 and e["height"] > 10 and e["paths"] > 10
+                                     for e in seen["equations"]), seen["equations"]
+    assert all(im["ok"] for im in media["images"])
+
+
+def test_the_layout_check_catches_narrow_players_clipped_text_and_wide_tables(tmp_path):
+    page = tmp_path / "bad.html"
+    page.write_text('<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width"></head><body><main>'
+                    '<table><tr><td style="white-space:nowrap">' + "inconclusive " * 20 + "</td></tr></table>"
+                    '<p style="width:60px;overflow:hidden;white-space:nowrap">inconclusive</p>'
+                    '<audio controls style="width:96px" src="data:audio/wav;base64,AAAA"></audio></main></body></html>')
+    layout: list = []
+    load_in_browser(page, tmp_path / "profile", 390, layout)
+    (seen,) = layout
+    assert seen["pageWidth"] > 390 and any(o.startswith("td") for o in seen["outside"])
+    assert any(c.startswith("p") for c in seen["clipped"])
+    assert seen["players"][0]["width"] < 250 and not seen["players"][0]["played"]
 
 
 def test_a_missing_image_is_caught(tmp_path):

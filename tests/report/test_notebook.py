@@ -13,6 +13,7 @@ from PIL import Image
 
 from sslab.audio.io import write_wav
 from sslab.cli import main
+from sslab.report import equations
 from sslab.report.document import Audio, AudioGrid, Claims, Code, Figure, Math, Section, Slider, Table, Text
 from sslab.report.html import embedded_bytes, render_page
 from sslab.report.notebook import build_notebook, markdown_table, write_notebook
@@ -69,11 +70,16 @@ def test_notebook_is_valid_and_embeds_every_output(tmp_path, section):
     assert "## Denoising" in markdown and "*GRU vs FC*" in markdown
     assert "$$\nM_{f,t} = 1 \\text{ if } |S_{f,t}| > |N_{f,t}| \\text{ else } 0\n$$" in markdown
     assert "| rnn | 7.123 |" in markdown and "SNR \\| dB" in markdown  # a pipe in a cell is escaped
-    assert "| The RNN beats the FC net (dB) | 0.6 dB ± 0.2 | 3 | **supported** |" in markdown
+    assert "| The RNN beats the FC net (dB) | not recorded | +0.5, +0.7, +0.6 | 0.6 dB ± 0.2 | 3 | **supported** |" in markdown
     assert "```yaml\nrecipe: denoise\nconfig:\n  epochs: 3\n```" in markdown
 
     images = [o for o in _outputs(nb, "display_data") if "image/png" in o.data]
-    assert len(images) == 1 + 3  # the figure and every slider frame
+    assert len(images) == 1 + 1 + 3  # the equation drawn offline, the figure and every slider frame
+    equation = images.pop(0)
+    assert base64.b64decode(equation.data["image/png"]) == equations.png(
+        r"M_{f,t} = 1 \text{ if } |S_{f,t}| > |N_{f,t}| \text{ else } 0")
+    (eq_cell,) = [c for c in nb.cells if c.cell_type == "code" and "equations import png" in c.source]
+    assert eq_cell.outputs[0] is equation or eq_cell.outputs[0] == equation
     assert _pixels(base64.b64decode(images[0].data["image/png"])) == _pixels(tmp_path / "run/figures/curve.png")
     frames = [_pixels(base64.b64decode(o.data["image/png"])) for o in images[1:]]
     assert frames == [_pixels(tmp_path / f"run/figures/frame{i}.png") for i in range(3)]

@@ -24,18 +24,21 @@ def test_study_report_opens_with_every_claim_then_the_sections(tmp_path, augment
     for recipe, c in claims:
         row = page.index(html.escape(f"[{recipe}] {c['claim']}"))
         assert row < first_section, "the claims table comes before the sections"
-        assert html.escape(c["shown"]) in page[row:first_section].split("</tr>")[0]  # its number and interval
-        assert f'class="{c["verdict"]}"' in page[row:first_section].split("</tr>")[0]
+        cells = page[row:first_section].split("</tr>")[0]
+        assert html.escape(c["shown"]) in cells and html.escape(c["per_seed"]) in cells  # mean, interval, seeds
+        assert html.escape(c["verdict"]) in cells and f'<td data-label="n">{c["n_seeds"]}</td>' in cells
+        assert "made-up (data sslab makes itself)" in cells and "made-up data: a check of the pipeline" in cells
     assert page.index('id="augment"') < page.index('id="denoise"')
 
     nb = nbformat.read(tmp_path / "study.ipynb", as_version=4)
     nbformat.validate(nb)
     markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
-    table = next(i for i, m in enumerate(markdown) if m.startswith("| Claim from the seed"))
+    table = next(i for i, m in enumerate(markdown) if m.startswith("| Claim from the assignment"))
     sections = [i for i, m in enumerate(markdown) if m.startswith("## ")]
     assert table < sections[0] and len(sections) == 2
     for recipe, c in claims:
-        assert f"| [{recipe}] {c['claim']} | {c['shown']} | {c['n_seeds']} | **{c['verdict']}** |" in markdown[table]
+        assert (f"| [{recipe}] {c['claim']} | made-up (data sslab makes itself) | {c['per_seed']} | {c['shown']} | "
+                f"{c['n_seeds']} | **{c['verdict']}**<br>*made-up data") in markdown[table]
 
 
 def test_a_run_all_folder_gives_the_study_report_and_unfinished_runs_are_refused(tmp_path, augment_run, denoise_run,
@@ -46,7 +49,7 @@ def test_a_run_all_folder_gives_the_study_report_and_unfinished_runs_are_refused
     (study / runner.STUDY_FILE).write_text(json.dumps({"recipes": ["augment", "denoise"]}))
     assert main(["report", str(study)]) == 0
     page = (study / "report.html").read_text()
-    assert page.index("Claim from the seed") < page.index("<section")
+    assert page.index("Claim from the assignment") < page.index("<section")
 
     (study / "denoise" / "summary.json").unlink()
     assert main(["report", str(study), "--out", str(tmp_path / "x.html")]) == 2
@@ -61,8 +64,10 @@ def test_run_all_ends_with_the_study_report_in_both_formats(tmp_path, monkeypatc
     page = runner.run_all(preset="smoke", overrides={"augment.epochs": "1", "augment.synthetic_size": "300"},
                           data=None, out=tmp_path, seeds=None, device="cpu", logger=logger)
     root = page.parent
+    out = capsys.readouterr().out
+    assert "recipe 1 of 1: augment (about " in out and " left for this and the rest, from each preset's size" in out
     if logger == "tensorboard":
-        assert f"tensorboard --logdir {root}`" in capsys.readouterr().out  # one line for the whole study
+        assert f"tensorboard --logdir {root}`" in out  # one line for the whole study
         assert any((root / "augment" / "tensorboard").glob("events.out.tfevents.*"))
     assert page == root / "report.html" and (root / "report.ipynb").is_file()
     text = page.read_text()
@@ -72,6 +77,7 @@ def test_run_all_ends_with_the_study_report_in_both_formats(tmp_path, monkeypatc
     # Resuming a finished study rebuilds the report and trains nothing.
     metrics = (root / "augment" / "metrics.jsonl").read_text()
     assert runner.run_all(preset="", overrides={}, data=None, out=tmp_path, seeds=None, device="cpu", resume=root) == page
+    assert f"recipe 1 of 1: augment already complete in {root / 'augment'}" in capsys.readouterr().out
     assert (root / "augment" / "metrics.jsonl").read_text() == metrics
 
 

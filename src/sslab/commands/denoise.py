@@ -1,5 +1,5 @@
 """``sslab denoise`` (apply a trained model), ``sslab score`` (SNR/SI-SDR of estimates
-against references) and ``sslab data make-denoise`` (build the seed's data layout)."""
+against references) and ``sslab data make-denoise`` (build the assignment's data layout)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,16 @@ STEM_NUMBER = re.compile(r"(\d+)$")
 
 # ---- loading a trained model ----------------------------------------------------------------
 def model_file(checkpoint: Path, arm: str = "rnn", seed: int | None = None) -> Path:
-    """The model file inside a run directory (or ``checkpoint`` itself if it is a file)."""
+    """The model file inside a run directory (a `run all` folder's denoise run; or ``checkpoint`` itself
+    if it is a file)."""
+    from sslab.train.rundir import recipe_run_dir
+
     checkpoint = Path(checkpoint)
     if checkpoint.is_file():
         return checkpoint
     if not checkpoint.is_dir():
         raise UserError(f"--checkpoint {checkpoint}: no such run directory or model file")
+    checkpoint = recipe_run_dir(checkpoint, "denoise")
     found = sorted((checkpoint / "checkpoints").glob(f"seed*-{arm}-model.safetensors"))
     if seed is not None:
         found = [p for p in found if p.name == f"seed{seed}-{arm}-model.safetensors"]
@@ -292,7 +296,7 @@ def register(commands, data_commands) -> None:
                             description="Denoise audio files with a trained mask estimator. Files at another "
                             "sample rate are resampled to the model's and back; multichannel files are downmixed.")
     p.add_argument("--checkpoint", type=Path, required=True, metavar="RUN_DIR",
-                   help="run directory of `sslab run denoise` (or a model .safetensors file)")
+                   help="run directory of `sslab run denoise`, a `run all` folder, or a model .safetensors file")
     p.add_argument("--input", type=Path, required=True, metavar="FILE_OR_DIR", help="an audio file or a folder of them")
     p.add_argument("--output", type=Path, required=True, metavar="DIR", help="folder for the denoised WAV files")
     p.add_argument("--model", default="rnn", choices=("rnn", "fc"), help="which trained estimator (default rnn)")
@@ -313,21 +317,21 @@ def register(commands, data_commands) -> None:
     s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.set_defaults(func=cmd_score)
 
-    m = data_commands.add_parser("make-denoise", help="build the seed's denoising layout from speech and noise folders",
+    m = data_commands.add_parser("make-denoise", help="build the assignment's denoising layout from speech and noise folders",
                                  description="Mix clean speech with noise recordings at random SNRs into DIR/tr, "
-                                 "DIR/v and DIR/te (the seed's layout). Speech in sub-folders is split by speaker "
+                                 "DIR/v and DIR/te (the assignment's layout). Speech in sub-folders is split by speaker "
                                  "(sub-folder), otherwise by file; each noise recording is cut in time between the "
                                  "splits, so no utterance or noise stretch is shared between them.")
     m.add_argument("--speech", type=Path, required=True, metavar="DIR", help="clean speech (sub-folder per speaker)")
     m.add_argument("--noise", type=Path, required=True, metavar="DIR", help="noise recordings, one type per file")
     m.add_argument("--out", type=Path, required=True, metavar="DIR", help="new folder for the data set")
     m.add_argument("--snr-db", type=cli_number(float, min=-100, max=100), nargs=2, default=(-5.0, 5.0), metavar=("LOW", "HIGH"),
-                   help="mixing SNR range in dB (default -5 5: about 0 dB like the seed's data)")
+                   help="mixing SNR range in dB (default -5 5: about 0 dB like the assignment's data)")
     m.add_argument("--noises-per-utterance", type=cli_number(int, min=1, max=1000), default=10, help="noisy versions of each utterance (seed: 10)")
     m.add_argument("--val-fraction", type=cli_number(float, min=0, max=0.99), default=0.1, help="share of speakers for validation (default 0.1)")
     m.add_argument("--test-fraction", type=cli_number(float, min=0, max=0.99), default=0.1, help="share of speakers for test (default 0.1)")
     m.add_argument("--sample-rate", type=cli_number(int, min=1000, max=384_000), default=16000,
-                   help="output rate in Hz (default 16000, the seed's)")
+                   help="output rate in Hz (default 16000, the assignment's)")
     m.add_argument("--seed", type=cli_number(int, min=0), default=0, help="random seed of the split and the mixing")
     m.set_defaults(func=cmd_make_denoise)
 

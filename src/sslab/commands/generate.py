@@ -10,16 +10,18 @@ from sslab.errors import UserError
 
 
 def sampler_file(checkpoint: Path) -> Path:
-    """The sampler of a run directory (its first seed), or the file itself."""
+    """The sampler of a run directory (its first seed; a `run all` folder's generate run), or the file itself."""
+    from sslab.train.rundir import Run, recipe_run_dir
+
     checkpoint = Path(checkpoint)
     if checkpoint.is_file():
         return checkpoint
     if not checkpoint.is_dir():
         raise UserError(f"--checkpoint {checkpoint}: no such run directory or file; pass the folder "
-                        "`sslab run generate` printed")
+                        "`sslab run generate` (or `sslab run all`) printed")
     from sslab import resume
-    from sslab.train.rundir import Run
 
+    checkpoint = recipe_run_dir(checkpoint, "generate")
     run = Run.open(checkpoint)
     conf = resume.saved_config(run)
     if conf.get("recipe") != "generate":
@@ -48,17 +50,24 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.seconds < shortest:
         raise UserError(f"--seconds {args.seconds:g}: shorter than one analysis window of this model "
                         f"({shortest:.3f} s); ask for at least that")
-    if args.genre not in genres:
+    by_name = {g.lower(): g for g in genres}
+    genre = by_name.get(args.genre.strip().lower())
+    if genre is None:
         raise UserError(f"--genre {args.genre}: this model knows {', '.join(genres)}; pick one of them")
+    out = Path(args.out)
+    names = [out / f"{genre}_{args.seed}_{i:03d}.wav" for i in range(args.n)]
+    taken = [p for p in names if p.exists()]
+    if taken and not args.force:
+        raise UserError(f"--out {out}: {len(taken)} of the {args.n} files exist already (first: {taken[0].name}); "
+                        "choose another --out or --seed, or pass --force to overwrite them")
     iters = args.griffin_lim_iters or int(meta.get("griffin_lim_iters", 32))
     gen = torch.Generator().manual_seed(args.seed)
-    wave = generate_audio(sampler, domain, torch.full((args.n,), genres.index(args.genre)), args.seconds, iters, gen)
+    wave = generate_audio(sampler, domain, torch.full((args.n,), genres.index(genre)), args.seconds, iters, gen)
     # The model makes the training data's levels; only turn a set down if it would clip.
     wave = wave / max(1.0, float(wave.abs().max()) / 0.99)
-    out = Path(args.out)
-    for i, clip in enumerate(wave):
-        write_wav(out / f"{args.genre}_{args.seed}_{i:03d}.wav", clip.numpy(), domain.sample_rate)
-    say(f"wrote {args.n} clip(s) of {args.seconds:g} s of {args.genre} to {out} (model {path})")
+    for name, clip in zip(names, wave):
+        write_wav(name, clip.numpy(), domain.sample_rate)
+    say(f"wrote {args.n} clip{'s' if args.n > 1 else ''} of {args.seconds:g} s of {genre} to {out} (model {path})")
     return 0
 
 
@@ -67,11 +76,13 @@ def register(commands, data_commands) -> None:
                             description="Generate clips of a requested genre with the model a `sslab run generate` "
                                         "run trained (its first seed), turning spectrograms into sound by Griffin-Lim.")
     p.add_argument("--checkpoint", type=Path, required=True, metavar="RUN_DIR",
-                   help="a `generate` run directory, or its checkpoints/seed<N>-sampler.safetensors")
-    p.add_argument("--genre", required=True, help="genre to generate, e.g. classical (an unknown one lists the known)")
+                   help="a `generate` run directory, a `run all` folder, or a checkpoints/seed<N>-sampler.safetensors")
+    p.add_argument("--genre", required=True,
+                   help="genre to generate, e.g. classical, any case (an unknown one lists the known)")
     p.add_argument("--n", type=cli_number(int, min=1, max=10_000), default=5, help="how many clips (default 5)")
     p.add_argument("--seconds", type=cli_number(float, above=0, max=600), default=5.0, help="length of each clip in seconds (default 5)")
     p.add_argument("--out", type=Path, default=Path("samples"), help="folder for the WAV files (default samples/)")
+    p.add_argument("--force", action="store_true", help="overwrite clips of the same name in --out")
     p.add_argument("--seed", type=cli_number(int, min=0), default=0, help="random seed; the same seed gives the same clips (default 0)")
     p.add_argument("--griffin-lim-iters", type=cli_number(int, min=0, max=10_000), default=0, metavar="N",
                    help="phase reconstruction iterations (default: what the run used)")

@@ -46,3 +46,11 @@ def to_signed(images_u8: torch.Tensor) -> torch.Tensor:
 
 def class_counts(labels: torch.Tensor, n_classes: int) -> list[int]:
     return torch.bincount(labels.cpu(), minlength=n_classes).tolist()
+
+
+def one_per_class(labels: torch.Tensor, n: int) -> torch.Tensor:
+    """Indices of the first image of each class, in class order, at most ``n``: examples that show
+    different classes even when the set is grouped by class (an image folder read class by class)."""
+    labels = labels.cpu()
+    firsts = [int(torch.nonzero(labels == k)[0]) for k in torch.unique(labels).tolist()]
+    return torch.tensor(firsts[:n], dtype=torch.long)

@@ -20,7 +20,8 @@ class Text:
 
 @dataclass
 class Math:
-    """A displayed equation in LaTeX (rendered as math in notebooks, as text in HTML)."""
+    """A displayed equation in LaTeX, drawn offline (sslab.report.equations): inline SVG in HTML,
+    an image beside the LaTeX source in notebooks."""
 
     latex: str
     caption: str = ""
@@ -68,16 +69,20 @@ class Code:
     """Python that reproduces a step through sslab's API (shown, never run by the report).
 
     ``output`` is what running it prints, when known: the notebook fills it in as the
-    cell's output, so the notebook reads as if it had been run.
+    cell's output, so the notebook reads as if it had been run. ``command`` is the same
+    step as a shell command line, shown above the Python when given.
     """
 
     source: str
     output: str = ""
+    command: str = ""
 
 
 @dataclass
 class Claims:
-    """The seed's claims and whether this run supports them (from summary.json)."""
+    """The assignment's claims and what this run says about them (from summary.json; see
+    sslab.report.stats.claim). A claim may carry ``data`` (what it was tested on) and
+    ``made_up`` (True when that was data sslab made itself)."""
 
     claims: Sequence[dict]
 

@@ -70,3 +70,8 @@ def image_grid(images: np.ndarray, row_labels: Sequence[str], col_labels: Sequen
     if title:
         fig.suptitle(title, fontsize=10)
     return save(fig, path_stem)
+
+
+def chance_line(ax, level: float, label: str = "chance") -> None:
+    """A dashed grey line at the accuracy of guessing (say 100 / classes %), labelled in the legend."""
+    ax.axhline(level, color="#7f7f7f", ls="--", lw=1, label=f"{label} ({level:.3g})")

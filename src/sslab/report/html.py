@@ -20,8 +20,9 @@ import yaml
 from PIL import Image
 
 from sslab.errors import UserError
-
+from sslab.report import equations
 from sslab.report.document import Audio, AudioGrid, Claims, Code, Figure, Math, Section, Slider, Table, Text
+from sslab.report.stats import verdict_class
 from sslab.train import atomic
 
 CSS = """
@@ -34,15 +35,26 @@ h3{font-size:1.05em;margin-top:1.2em}
 .sub{color:var(--muted);margin-top:-.4em}
 img{max-width:100%;height:auto;display:block;margin:.3em auto}
 figure{margin:1em 0}figcaption{color:var(--muted);font-size:.9em;text-align:center}
-.tw{overflow-x:auto}table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
+.tw{overflow-x:auto;max-width:100%}table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border-bottom:1px solid var(--line);padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f4f6f8}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.88em}
 pre{background:#f6f8fa;padding:.7em;overflow-x:auto;border-radius:4px}
 pre.out{background:#fff;border:1px solid var(--line)}
-.math{font-family:ui-monospace,monospace;background:#f6f8fa;padding:.5em;overflow-x:auto;border-left:3px solid var(--accent)}
+.math{background:#f6f8fa;padding:.5em;overflow-x:auto;border-left:3px solid var(--accent)}
+.math svg{display:block;margin:0 auto;max-width:100%;height:auto}.math .tex{font-family:ui-monospace,monospace;font-size:.8em;color:var(--muted)}
 details{margin:.6em 0}summary{cursor:pointer;color:var(--accent)}
-audio{width:100%;max-width:320px}
-.supported{color:var(--ok);font-weight:600}.contradicted{color:var(--bad);font-weight:600}.inconclusive{color:var(--meh);font-weight:600}
+audio{display:block;width:100%;min-width:250px;max-width:420px}
+.players{margin:1em 0}.prow{border-bottom:1px solid var(--line);padding:.4em 0}.pname{font-weight:600}
+.pcells{display:flex;flex-wrap:wrap;gap:.3em 1em}.pcell{flex:1 1 260px;max-width:420px;margin:0}
+.pcell figcaption{text-align:left}.players>.cap{color:var(--muted);font-size:.9em}
+.verdict{white-space:nowrap;font-weight:600}.supported{color:var(--ok)}.contradicted{color:var(--bad)}
+.inconclusive{color:var(--meh)}.noci{color:var(--muted)}.madeup .verdict{color:var(--muted)}
+td small{display:block;color:var(--muted);font-size:.85em;min-width:14em}
+@media (max-width:600px){main{padding:10px}figure{margin:.8em 0}body{font-size:15px}
+table.claims,table.claims tbody,table.claims tr,table.claims td{display:block}table.claims thead{display:none}
+table.claims tr{border-bottom:2px solid var(--line);padding:.4em 0}table.claims td{border:0;padding:.1em 0}
+table.claims td::before{content:attr(data-label) ": ";color:var(--muted)}table.claims td:first-child::before{content:""}
+table.claims td:first-child{font-weight:600}td small{min-width:0}}
 nav a{margin-right:.8em}
 input[type=range]{width:100%}
 """
@@ -113,7 +125,11 @@ def render_block(block) -> str:
         return "".join(f"<p>{inline(p)}</p>" for p in block.text.split("\n\n"))
     if isinstance(block, Math):
         cap = f"<figcaption>{inline(block.caption)}</figcaption>" if block.caption else ""
-        return f'<figure><div class="math">{html.escape(block.latex)}</div>{cap}</figure>'
+        drawn = equations.svg(block.latex)
+        tex = html.escape(block.latex)
+        body = (f'{drawn}<details><summary>LaTeX</summary><div class="tex">{tex}</div></details>' if drawn
+                else f'<div class="tex">{tex}</div>')  # beyond what mathtext reads: the source
+        return f'<figure><div class="math">{body}</div>{cap}</figure>'
     if isinstance(block, Table):
         head = "".join(f"<th>{inline(str(c))}</th>" for c in block.columns)
         body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in block.rows)
@@ -129,33 +145,64 @@ def render_block(block) -> str:
         )
         n = len(block.paths)
         return (f'<figure class="slider">{imgs}<input type="range" min="0" max="{n - 1}" value="{n - 1}" '
-                f'aria-label="frame"><figcaption><span class="slabel"></span> {inline(block.caption)}</figcaption></figure>')
+                f'aria-label="frame"><figcaption><span class="slabel"></span> {inline(block.caption)} Drag the slider to '
+                f'step through them.</figcaption></figure>')
     if isinstance(block, Audio):
         cap = f"<figcaption>{inline(block.caption)}</figcaption>" if block.caption else ""
         return f'<figure><audio controls preload="metadata" src="{data_uri(block.path)}"></audio>{cap}</figure>'
     if isinstance(block, AudioGrid):
-        head = "<th></th>" + "".join(f"<th>{inline(c)}</th>" for c in block.columns)
+        # Rows of labelled players that wrap: side by side on a wide screen, stacked on a phone, each
+        # at least 250 px wide. Inline styles too, since a notebook shows this HTML without the page's CSS.
         rows = []
         for name, paths in block.rows:
             cells = "".join(
-                f'<td><audio controls preload="metadata" src="{data_uri(p)}"></audio></td>' if p else "<td>-</td>"
-                for p in paths
+                f'<figure class="pcell" style="flex:1 1 260px;max-width:420px;margin:0">'
+                f'<figcaption>{inline(col)}</figcaption>'
+                + (f'<audio controls preload="metadata" style="display:block;width:100%;min-width:250px" '
+                   f'src="{data_uri(p)}"></audio>' if p else "<p>-</p>") + "</figure>"
+                for col, p in zip(block.columns, paths)
             )
-            rows.append(f"<tr><th>{inline(name)}</th>{cells}</tr>")
-        cap = f"<caption>{inline(block.caption)}</caption>" if block.caption else ""
-        return f'<div class="tw"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+            rows.append(f'<div class="prow"><div class="pname">{inline(name)}</div>'
+                        f'<div class="pcells" style="display:flex;flex-wrap:wrap;gap:4px 16px">{cells}</div></div>')
+        cap = f'<p class="cap">{inline(block.caption)}</p>' if block.caption else ""
+        return f'<div class="players">{cap}{"".join(rows)}</div>'
     if isinstance(block, Code):
         out = f'<pre class="out">{html.escape(block.output)}</pre>' if block.output else ""
+        if block.command:
+            return (f"<details><summary>Reproduce with sslab</summary><p>On the command line:</p>"
+                    f"<pre>{html.escape(block.command)}</pre><p>Or in Python:</p>"
+                    f"<pre>{html.escape(block.source)}</pre>{out}</details>")
         return f"<details><summary>Reproduce with sslab</summary><pre>{html.escape(block.source)}</pre>{out}</details>"
     if isinstance(block, Claims):
-        rows = "".join(
-            f"<tr><td>{inline(c['claim'])}</td><td>{inline(c['shown'])}</td><td>{c['n_seeds']}</td>"
-            f'<td class="{c["verdict"]}">{c["verdict"]}</td></tr>'
-            for c in block.claims
-        )
-        return ('<div class="tw"><table><thead><tr><th>Claim from the seed</th><th>This run (mean ± 95% CI)</th>'
-                f"<th>seeds</th><th>verdict</th></tr></thead><tbody>{rows}</tbody></table></div>")
+        return claims_table(block.claims)
     raise TypeError(f"unknown report block {type(block).__name__}")
+
+
+CLAIM_COLUMNS = ("Claim from the assignment", "data", "per seed", "mean ± 95% CI", "n", "verdict")
+
+
+def claim_notes(c: dict) -> list[str]:
+    """What a claim's verdict needs beside it: made-up data, and how many seeds would decide it."""
+    notes = ["made-up data: a check of the pipeline, not of the claim"] if c.get("made_up") else []
+    return notes + ([c["hint"]] if c.get("hint") else [])
+
+
+def claim_cells(c: dict) -> list[str]:
+    """A claim's cells as text (with `code` marks), in the order of :data:`CLAIM_COLUMNS`; the verdict last."""
+    per_seed = c.get("per_seed") or ", ".join(f"{v:.3g}" for v in c["values"])  # summaries written before per_seed existed
+    return [c["claim"], c.get("data", "not recorded"), per_seed, c["shown"], str(c["n_seeds"]), c["verdict"]]
+
+
+def claims_table(claims) -> str:
+    rows = []
+    for c in claims:
+        *cells, verdict = claim_cells(c)
+        small = "".join(f"<small>{inline(note)}</small>" for note in claim_notes(c))
+        rows.append(f'<tr class="{"madeup" if c.get("made_up") else ""}">'
+                    + "".join(f'<td data-label="{col}">{inline(v)}</td>' for col, v in zip(CLAIM_COLUMNS, cells))
+                    + f'<td data-label="verdict"><span class="verdict {verdict_class(verdict)}">{html.escape(verdict)}</span>{small}</td></tr>')
+    head = "".join(f"<th>{inline(col)}</th>" for col in CLAIM_COLUMNS)
+    return f'<div class="tw"><table class="claims"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
 def render_section(section: Section, level: int = 2) -> str:

@@ -1,8 +1,8 @@
 """Render report sections as a Jupyter notebook (nbformat v4) that needs no kernel.
 
 The notebook is built from the same blocks as the HTML page (sslab.report.document),
-so the two say the same things. Text, equations (LaTeX), tables, claims and the
-resolved config become markdown cells; figures, sliders and audio become code cells
+so the two say the same things. Text, equations (LaTeX, followed by the equation drawn
+as an image, so it shows offline too), tables, claims and the resolved config become markdown cells; figures, sliders and audio become code cells
 whose outputs are already filled in (PNG as ``image/png``, sound as the ``<audio>``
 element that ``IPython.display.Audio`` would output), so Jupyter and ``nbconvert --to
 html`` show every plot and clip without running anything. The code in those cells
@@ -23,8 +23,9 @@ import nbformat
 import yaml
 from nbformat import v4
 
+from sslab.report import equations
 from sslab.report.document import Audio, AudioGrid, Claims, Code, Figure, Math, Section, Slider, Table, Text
-from sslab.report.html import data_uri, embedded_bytes, render_block
+from sslab.report.html import CLAIM_COLUMNS, claim_cells, claim_notes, data_uri, embedded_bytes, render_block
 from sslab.train import atomic
 from sslab.train.rundir import Run
 
@@ -95,6 +96,17 @@ def html_output(html_text: str):
     return v4.new_output("display_data", data={"text/html": html_text, "text/plain": "<IPython.core.display.HTML object>"})
 
 
+def rounded(value, digits: int = 4):
+    """Floats to ``digits`` significant digits, inside dicts and lists too (0.6779999999999999 -> 0.678)."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(rounded(v, digits) for v in value)
+    return value
+
+
 def _caption(cells: _Cells, caption: str) -> None:
     if caption:
         cells.markdown(f"*{caption}*")
@@ -106,11 +118,19 @@ def add_block(cells: _Cells, block) -> None:
     elif isinstance(block, Math):
         # Leading/trailing $$ on their own lines: Jupyter, nbconvert and GitHub all show display math.
         cells.markdown(f"$$\n{block.latex.strip()}\n$$" + (f"\n\n*{block.caption}*" if block.caption else ""))
+        drawn = equations.png(block.latex)
+        if drawn is not None:  # the same equation drawn by matplotlib: shown offline, without MathJax
+            output = v4.new_output("display_data", data={"image/png": base64.b64encode(drawn).decode("ascii"),
+                                                         "text/plain": "<IPython.core.display.Image object>"})
+            cells.code(f"from sslab.report.equations import png\nImage(data=png({block.latex.strip()!r}))", [output])
     elif isinstance(block, Table):
         cells.markdown((f"*{block.caption}*\n\n" if block.caption else "") + markdown_table(block.columns, block.rows))
     elif isinstance(block, Claims):
-        rows = [[c["claim"], c["shown"], c["n_seeds"], f"**{c['verdict']}**"] for c in block.claims]
-        cells.markdown(markdown_table(["Claim from the seed", "This run (mean ± 95% CI)", "seeds", "verdict"], rows))
+        rows = []
+        for c in block.claims:
+            *values, verdict = claim_cells(c)
+            rows.append([*values, f"**{verdict}**" + "".join(f"<br>*{n}*" for n in claim_notes(c))])
+        cells.markdown(markdown_table(CLAIM_COLUMNS, rows))
     elif isinstance(block, Figure):
         _caption(cells, block.caption)
         cells.code(f"Image(filename={cells.path(block.path)!r})", [image_output(block.path)])
@@ -136,6 +156,8 @@ def add_block(cells: _Cells, block) -> None:
                   f"                            rows={rows!r})))")
         cells.code(source, [html_output(render_block(AudioGrid(block.columns, block.rows)))])
     elif isinstance(block, Code):
+        if block.command:
+            cells.markdown(f"On the command line:\n\n```sh\n{block.command}\n```\n\nOr in Python:")
         outputs = [v4.new_output("stream", name="stdout", text=block.output)] if block.output else []
         cells.code(block.source, outputs)
     else:
@@ -150,9 +172,9 @@ def add_section(cells: _Cells, section: Section) -> None:
     if section.run_dir is not None:
         # The run directory every number and file of this section comes from, for the cells below.
         headline = Run(section.run_dir).summary().get("headline", {})
-        cells.code(f"from sslab.train.rundir import Run\nrun = Run.open({cells.path(section.run_dir)!r})\n"
-                   "run.summary()['headline']",
-                   [v4.new_output("execute_result", data={"text/plain": pprint.pformat(headline, sort_dicts=False)},
+        cells.code("from sslab.report.notebook import rounded\nfrom sslab.train.rundir import Run\n"
+                   f"run = Run.open({cells.path(section.run_dir)!r})\nrounded(run.summary()['headline'])",
+                   [v4.new_output("execute_result", data={"text/plain": pprint.pformat(rounded(headline), sort_dicts=False)},
                                   execution_count=None)])
     for block in section.blocks:
         add_block(cells, block)

@@ -60,6 +60,21 @@ class Diverged(UserError):
     """Training produced a non-finite loss or non-finite weights; the run is marked diverged."""
 
 
+STUDY_FILE = "study.json"  # marks a `sslab run all` folder: one run directory per recipe inside
+
+
+def recipe_run_dir(path: str | os.PathLike, recipe: str, flag: str = "--checkpoint") -> Path:
+    """``path`` itself, or, when it is a `sslab run all` folder, its ``recipe`` run inside it."""
+    path = Path(path)
+    if not (path / STUDY_FILE).is_file():
+        return path
+    sub = path / recipe
+    if (sub / "config.yaml").is_file():
+        return sub
+    raise UserError(f"{flag} {path}: this `run all` folder has no {recipe} run (no {sub / 'config.yaml'}); "
+                    f"finish it with `sslab run --resume {path}`, or pass a `sslab run {recipe}` folder")
+
+
 def git_commit() -> str:
     here = Path(__file__).resolve().parent
     try:

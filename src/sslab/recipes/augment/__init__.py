@@ -34,7 +34,7 @@ def locate_data(root: Path) -> Path | None:
 
 RECIPE = Recipe(
     name="augment",
-    title="Data augmentation on CIFAR-10",
+    title="Data augmentation for a small image classifier",
     seed_problem="000 P1",
     Config=Config,
     presets=PRESETS,

@@ -7,6 +7,7 @@ import numpy as np
 from sslab.recipes.augment.config import ARMS
 from sslab.report import figures, records, stats
 from sslab.report.document import Figure, Section, Table, Text
+from sslab.train import atomic
 from sslab.train.rundir import Run
 from sslab.vision.models import SmallCNN, count_parameters
 
@@ -32,11 +33,12 @@ def summarize(run: Run) -> dict:
     verb = "raised" if c["mean"] > 0 else "lowered" if c["mean"] < 0 else "did not change"
     text = (f"Augmentation {verb} final validation accuracy from "
             f"{stats.fmt_entry(baseline, 1, 100)}% to {stats.fmt_entry(augmented, 1, 100)}% "
-            f"({'+' if c['mean'] >= 0 else ''}{c['shown']} points over {n} seed{'s' if n > 1 else ''}); "
-            f"the claim is {c['verdict']} on this run.")
+            f"({'+' if c['mean'] >= 0 else ''}{c['shown']} points over {stats.seeds_phrase(n)}); "
+            f"{stats.verdict_phrase(c)}.")
     speed = [r["images_per_s"] for r in run.records() if "images_per_s" in r]
     return {
         "text": text,
+        "data": data_label(run),
         "headline": {
             "baseline_final_val_acc": baseline,
             "augmented_final_val_acc": augmented,
@@ -50,6 +52,14 @@ def summarize(run: Run) -> dict:
     }
 
 
+def data_label(run: Run) -> str:
+    """What the claims were tested on: the data set and its split sizes (from the run's split files)."""
+    conf = run.config()
+    split = atomic.read_json(run.root / "splits" / f"seed{conf['seeds'][0]}.json", "re-run the recipe")
+    sizes = f"{len(split['train']):,} training / {len(split['validation']):,} validation images"
+    return f"CIFAR-10 ({conf['data']}): {sizes}" if conf["data"] else f"made-up scenes: {sizes}"
+
+
 def report(run: Run) -> Section:
     s = run.summary()
     conf = run.config()
@@ -60,14 +70,16 @@ def report(run: Run) -> Section:
     data = conf["data"] or "made-up scenes (sslab's synthetic 10-class set)"
     blocks = [
         Table(["arm", "final validation accuracy (%)", "best (%)"], rows,
-              f"{len(conf['seeds'])} seed(s), {cfg['epochs']} epochs each; ± is a 95% confidence interval"),
-        Figure(run.figures / "val_accuracy.png", "Validation accuracy after every epoch (mean over seeds, band ±1 sd)."),
+              f"{stats.seeds_phrase(len(conf['seeds']))}, {cfg['epochs']} epochs each"
+              + ("; ± is a 95% confidence interval" if len(conf["seeds"]) > 1 else "")),
+        Figure(run.figures / "val_accuracy.png",
+               f"Validation accuracy after every epoch ({stats.band_phrase(len(conf['seeds']))})."),
         Figure(run.figures / "augmented_examples.png", "Each column is one training image; rows are its four versions."),
-        Text(f"Network: the seed's small CNN (two 5x5 conv layers of 10 kernels with 2x2 max-pooling, "
+        Text(f"Network: the assignment's small CNN (two 5x5 conv layers of 10 kernels with 2x2 max-pooling, "
              f"fully connected 250-20-10, ReLU, He init), {count_parameters(SmallCNN())} parameters; Adam, "
              f"learning rate {cfg['lr']}, batch {cfg['batch_size']}. Data: {data}; {cfg['val_size']} images "
              f"held out for validation (indices in `splits/`). Training speed: "
              f"{h['train_images_per_s'] or 0:,.0f} images/s on {conf['device']}."),
     ]
-    return Section("Data augmentation (seed P1)", blocks,
+    return Section("Data augmentation (assignment P1)", blocks,
                    subtitle="Small CNN: baseline vs a 4x augmented training set (brighter, darker, mirrored, original)")

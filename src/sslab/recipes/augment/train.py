@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from sslab.data import cifar10, synthetic_images
-from sslab.data.images import ImageSet, to_unit, unit_to_signed
+from sslab.data.images import ImageSet, one_per_class, to_unit, unit_to_signed
 from sslab.errors import UserError
 from sslab.recipes import Context
 from sslab.recipes.augment.config import ARMS, Config
@@ -92,8 +92,9 @@ def run_seed(ctx: Context) -> None:
 
 def draw_examples(train: ImageSet, cfg: Config, stem: Path, per_row: int = 6) -> None:
     """A grid of a few training images in all four versions, to check the augmentation by eye."""
-    x = to_unit(train.images[:per_row].cpu())
+    picks = one_per_class(train.labels, per_row).to(train.images.device)  # not six airplanes from a sorted folder
+    x = to_unit(train.images[picks].cpu())
     rows = [apply_versions(x, torch.full((len(x),), v), cfg.brighten, cfg.darken) for v in range(4)]
     grid = (torch.stack(rows) * 255).round().to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()
-    figures.image_grid(grid, VERSION_NAMES, [train.classes[int(c)] for c in train.labels[:per_row]], stem,
+    figures.image_grid(grid, VERSION_NAMES, [train.classes[int(c)] for c in train.labels[picks]], stem,
                        "The four versions of each training image")

@@ -38,7 +38,7 @@ def locate_data(root: Path) -> Path | None:
 
 RECIPE = Recipe(
     name="barlow",
-    title="Barlow Twins, linear probe and semi-supervised learning on STL-10",
+    title="Barlow Twins, linear probe and semi-supervised learning",
     seed_problem="003 2.2",
     Config=Config,
     presets=PRESETS,

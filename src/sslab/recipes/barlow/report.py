@@ -99,7 +99,7 @@ def summarize(run: Run) -> dict:
     best = max(METHODS, key=lambda mth: acc[mth]["mean"])
     text = (f"With {main * 100:g}% of the labels, test accuracy is "
             + ", ".join(f"{mth} {stats.fmt_entry(acc[mth], 1, 100)}%" for mth in METHODS)
-            + f" ({len(seeds)} seed{'s' if len(seeds) > 1 else ''}); {best} is best. With {small * 100:g}% of the "
+            + f" ({stats.seeds_phrase(len(seeds))}); {best} is best. With {small * 100:g}% of the "
             f"labels: " + ", ".join(f"{mth} {table[mth][str(small)]['mean'] * 100:.1f}%" for mth in METHODS) + ".")
     speed = [r["images_per_s"] for r in run.select(phase="pretrain")]
     return {
@@ -132,10 +132,11 @@ def report(run: Run) -> Section:
     h = s["headline"]
     blocks = [
         Table(["method", f"test accuracy (%), {main * 100:g}% of the labels"], rows,
-              f"Steps 1, 4 and 5 of the seed; mean ± 95% CI over {len(conf['seeds'])} seed(s)."),
+              f"Steps 1, 4 and 5 of the assignment; " + (f"mean ± 95% CI over {len(conf['seeds'])} seeds."
+                                                          if len(conf["seeds"]) > 1 else "one seed, so no interval.")),
         Table(["method"] + [f"{f * 100:g}%" for f in fractions], ratio_rows,
               "Test accuracy (%) for each labelled fraction (class-balanced, nested subsets)."),
-        Figure(run.figures / "label_ratio.png", "The label-ratio study: one line per method (mean over seeds; band ±1 sd)."),
+        Figure(run.figures / "label_ratio.png", f"The label-ratio study: one line per method ({stats.band_phrase(len(conf['seeds']))})."),
         Text(joint_vs_finetune(table, fractions)),
         Figure(run.figures / "pretrain.png",
                f"Barlow Twins pre-training: the loss, and the {cfg['knn_k']}-NN test accuracy of the encoder's features "
@@ -146,7 +147,7 @@ def report(run: Run) -> Section:
             Figure(run.figures / "tsne_row.png",
                    f"t-SNE of {cfg['tsne_points']} test images' encoder features during pre-training (first seed), "
                    "coloured by class (labels are never used in pre-training); each map is rotated onto the previous one."),
-            Slider(frames, labels, "Drag to step through pre-training."),
+            Slider(frames, labels, "The same maps one by one through pre-training."),
         ]
     blocks += [
         Figure(run.figures / "views.png", "Unlabelled images and their two augmented views (crop, flip, colour jitter, "
@@ -165,7 +166,7 @@ def report(run: Run) -> Section:
              f"Barlow Twins term divided by the projector width. Linear probe: softmax regression on standardised "
              f"frozen features, L-BFGS, L2 {cfg['probe_l2']}."),
     ]
-    return Section("Barlow Twins, linear probe and semi-supervised learning (seed 2.2)", blocks,
+    return Section("Barlow Twins, linear probe and semi-supervised learning (assignment 2.2)", blocks,
                    subtitle="Self-supervised pre-training on unlabelled images; t-SNE of the embedding as it trains; "
                             "supervised vs linear probe vs fine-tuning vs a joint objective across label fractions")
 

@@ -92,8 +92,12 @@ def summarize(run: Run) -> dict:
     n = len(rnn)
     text = (f"The RNN mask estimator reached {stats.fmt_entry(headline['rnn_val_snr'], 2)} dB validation SNR against "
             f"{stats.fmt_entry(headline['fc_val_snr'], 2)} dB for the FC baseline, from {np.mean(noisy):.2f} dB at the "
-            f"input (oracle IBM {np.mean(oracle):.2f} dB) over {n} seed{'s' if n > 1 else ''}.")
-    return {"text": text, "headline": headline, "claims": claims}
+            f"input (oracle IBM {np.mean(oracle):.2f} dB) over {stats.seeds_phrase(n)}.")
+    data = (run.select(phase="data") or [{}])[0]
+    where = data.get("source") or (f"real: {run.config()['data']}" if run.config()["data"] else "made-up speech and noise")
+    label = f"{where}: {data['train_files']:,} training / {data['val_files']:,} validation mixtures" \
+        if "train_files" in data and "val_files" in data else where
+    return {"text": text, "data": label, "headline": headline, "claims": claims}
 
 
 def model_text(cfg: dict, conf: dict, frames_per_s: float | None) -> str:
@@ -130,13 +134,13 @@ def report(run: Run) -> Section:
     data = (run.select(phase="data") or [{}])[0]
     blocks = [
         Table(["signal", "validation SNR (dB)", "validation SI-SDR (dB)"], rows,
-              f"{len(conf['seeds'])} seed(s); estimators at their best validation epoch; ± is a 95% confidence interval"),
+              f"{stats.seeds_phrase(len(conf['seeds']))}; estimators at their best validation epoch; ± is a 95% confidence interval"),
         Figure(run.figures / "val_snr.png", "Validation SNR after every epoch; the dotted line is the noisy input "
                "(floor), the dashed line the oracle ideal binary mask (ceiling)."),
         Figure(run.figures / "loss.png", "Training (solid) and validation (dashed) loss."),
         Math(r"M_{f,t} = 1 \text{ if } |S_{f,t}| > |N_{f,t}| \text{ else } 0, \quad \hat S = \hat M \odot X, \quad "
              r"\mathrm{SNR} = 10 \log_{10} \frac{\sum_t s(t)^2}{\sum_t (s(t) - \hat s(t))^2}",
-             "The ideal binary mask target (seed eq. 1), masking of the complex STFT (eq. 2), and the SNR."),
+             "The ideal binary mask target (assignment eq. 1), masking of the complex STFT (eq. 2), and the SNR."),
     ]
     k, grid = 0, []
     while (run.figures / f"example{k}.png").is_file():
@@ -150,10 +154,14 @@ def report(run: Run) -> Section:
     test = run.select(phase="test")
     if test:
         line = (f"Test: {test[0]['files']} mixtures denoised by the RNN into `test_denoised/` (same names) and "
-                f"`test_denoised.zip` for hand-in; score them with `sslab score --reference REF_DIR --estimate "
-                f"{run.root / 'test_denoised'}`.")
-        if "test_snr" in test[0]:
-            line += f" On this made-up data sslab knows the clean test speech: test SNR {test[0]['test_snr']:.2f} dB."
+                f"`test_denoised.zip` for hand-in.")
+        if (run.root / "test_reference").is_dir():
+            line += (f" On this made-up data sslab knows the clean test speech (saved in `test_reference/`): test SNR "
+                     f"{test[0]['test_snr']:.2f} dB; check it with `sslab score --reference "
+                     f"{run.root / 'test_reference'} --estimate {run.root / 'test_denoised'}`.")
+        else:
+            line += (" The data set holds no clean test speech, so this run cannot score them; whoever holds it "
+                     f"scores them with `sslab score --reference CLEAN_DIR --estimate {run.root / 'test_denoised'}`.")
         blocks.append(Text(line))
     blocks += [
         Text(f"Data: {data.get('source', conf['data'])}; {data.get('train_files', '?')} training mixtures "
@@ -162,5 +170,5 @@ def report(run: Run) -> Section:
              + (" " + " ".join(data["notes"]) if data.get("notes") else "")),
         Text(model_text(cfg, conf, h["rnn_train_frames_per_s"])),
     ]
-    return Section("Speech denoising with an RNN (seed P3)", blocks,
+    return Section("Speech denoising with an RNN (assignment P3)", blocks,
                    subtitle="Ideal-binary-mask estimation with a GRU/LSTM vs a frame-wise FC net; SNR through the inverse STFT")

@@ -219,6 +219,8 @@ def write_test(run: Run, model: Masker, data: denoise_data.DenoiseData) -> None:
     record = {"seed": run.config()["seeds"][0], "phase": "test", "files": len(names)}
     if data.test_reference is not None:  # made-up data: sslab knows the clean test speech
         snrs = [float(snr_db(data.test_reference.signal(i).cpu(), torch.from_numpy(e))) for i, e in enumerate(estimates)]
+        for i, name in enumerate(names):  # saved, so `sslab score` can check the hand-in against it
+            write_wav(run.root / "test_reference" / name, data.test_reference.signal(i).cpu().numpy(), data.sample_rate)
         record["test_snr"] = float(np.mean(snrs))
     run.log(**record)
 

@@ -219,7 +219,8 @@ def report(run: Run) -> Section:
               "genre as often as real clips cannot tell a good generator from a noise-like one."),
         Table(["genre"] + [c[0] for c in GENRE_COLUMNS], rows,
               f"Final evaluation: {cfg['final_clips']} generated clips of {cfg['eval_seconds']:g} s per genre, against "
-              f"held-out real clips; {len(conf['seeds'])} seed(s), ± is a 95% confidence interval."),
+              f"held-out real clips; {stats.seeds_phrase(len(conf['seeds']))}"
+              + (", ± is a 95% confidence interval." if len(conf["seeds"]) > 1 else ".")),
         AudioGrid(["real (held out)"] + [f"generated {i + 1}" for i in range(n_gen)], grid_rows,
                   f"Seed {conf['seeds'][0]}: generated clips of {cfg['report_seconds']:g} s for each requested genre, "
                   "beside a real held-out clip."),
@@ -241,7 +242,7 @@ def report(run: Run) -> Section:
              f"{conf['data'] or 'made-up music'}. Speed on {conf['device']}: {h['train_steps_per_s']:.2f} training "
              f"steps/s, {h['audio_seconds_per_s']:.1f} s of audio generated per second (with Griffin-Lim)."),
     ]
-    return Section("Genre-conditioned generative audio (seed 2.1)", blocks,
+    return Section("Genre-conditioned generative audio (assignment 2.1)", blocks,
                    subtitle=f"A conditional {kind.upper()} makes clips of a requested genre; a genre classifier "
                             f"trained on real clips judges them")
 

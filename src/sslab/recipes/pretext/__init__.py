@@ -39,7 +39,7 @@ def locate_data(root: Path) -> Path | None:
 
 RECIPE = Recipe(
     name="pretext",
-    title="Self-supervised pretext task on CIFAR-10",
+    title="Self-supervised pretext task (flip/rotation prediction)",
     seed_problem="000 P2",
     Config=Config,
     presets=PRESETS,

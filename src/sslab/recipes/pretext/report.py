@@ -61,12 +61,15 @@ def summarize(run: Run) -> dict:
     text = (f"Transferring the pretext network {'raised' if c['mean'] > 0 else 'did not raise'} final test accuracy "
             f"on {conf['config']['labeled_size']} labeled images: {stats.fmt_entry(final_entry['baseline'], 1, 100)}% "
             f"from scratch vs {stats.fmt_entry(final_entry['transfer'], 1, 100)}% transferred "
-            f"({'+' if c['mean'] >= 0 else ''}{c['shown']} points over {n} seed{'s' if n > 1 else ''}); "
-            f"the claim is {c['verdict']} on this run.")
+            f"({'+' if c['mean'] >= 0 else ''}{c['shown']} points over {stats.seeds_phrase(n)}); "
+            f"{stats.verdict_phrase(c)}.")
     steps = [r["steps_per_s"] for r in run.records() if r.get("steps_per_s")]
     speed = [r["images_per_s"] for r in run.select(phase="pretext") if "images_per_s" in r]
+    split = atomic.read_json(run.root / "splits" / "labeled.json", "re-run the recipe")
+    sizes = f"{len(split['labeled']):,} labeled + {split['unlabeled_size']:,} unlabeled training images"
     return {
         "text": text,
+        "data": f"CIFAR-10 ({conf['data']}): {sizes}" if conf["data"] else f"made-up scenes: {sizes}",
         "headline": {
             **{f"{arm}_final_test_acc": final_entry[arm] for arm in ARMS},
             **{f"{arm}_best_test_acc": stats.mean_ci_entry(best[arm]) for arm in ARMS},
@@ -96,11 +99,11 @@ def report(run: Run) -> Section:
     blocks = [
         *caveat(run),
         Table(["network", "final test accuracy (%)", "best (%)", "epoch of best", "final training accuracy (%)"], rows,
-              f"{len(conf['seeds'])} seed(s), {cfg['epochs']:,} epochs on {cfg['labeled_size']} labeled images, "
+              f"{stats.seeds_phrase(len(conf['seeds']))}, {cfg['epochs']:,} epochs on {cfg['labeled_size']} labeled images, "
               f"test accuracy every {cfg['eval_every']} epochs; ± is a 95% confidence interval. Best is picked on the "
               "test set itself (as the seed does), so it is optimistic; final is not."),
         Figure(run.figures / "test_accuracy.png",
-               "Test accuracy during training on the labeled images (mean over seeds, band ±1 sd)."),
+               f"Test accuracy during training on the labeled images ({stats.band_phrase(len(conf['seeds']))})."),
         Text(overfitting_text(h["baseline_overfitting"])),
         Table(["class", *split_info["classes"]], [["labeled images", *split_info["labeled_class_counts"]]],
               f"Labeled set ({cfg['labeled_selection']} selection). On a class-grouped image folder `last` labels "
@@ -125,13 +128,13 @@ def report(run: Run) -> Section:
     data = conf["data"] or "made-up scenes (sslab's synthetic 10-class set, which has an up and a down)"
     blocks += [
         Figure(run.figures / "pretext_examples.png", "Unlabeled images (columns) in each pretext version (rows)."),
-        Text(f"Network: the seed's small CNN, {count_parameters(SmallCNN())} parameters with 10 outputs, He init, "
+        Text(f"Network: the assignment's small CNN, {count_parameters(SmallCNN())} parameters with 10 outputs, He init, "
              f"Adam; from scratch at {cfg['lr']:g}; transfer: {mode} (finetune={cfg['finetune']}); "
              f"{'full batch' if not cfg['batch_size'] else 'batch ' + str(cfg['batch_size'])}. Data: {data}. "
              f"Speed on {conf['device']}: {h['labeled_steps_per_s'] or 0:,.1f} training steps/s on the labeled set, "
              f"{h['pretext_images_per_s'] or 0:,.0f} pretext images/s."),
     ]
-    return Section("Self-supervised pretext task (seed P2)", blocks,
+    return Section("Self-supervised pretext task (assignment P2)", blocks,
                    subtitle="Flip/rotation prediction on unlabeled images, transferred to 500 labels, vs from scratch")
 
 
@@ -153,10 +156,10 @@ def caveat(run: Run) -> list[Text]:
         return []
     pretext_acc = (h["pretext_test_acc"] or {}).get("mean", float("nan"))
     return [Text(
-        f"The made-up scenes do not show the seed's effect here, and it is reported rather than tuned away. "
+        f"The made-up scenes do not show the assignment's effect here, and it is reported rather than tuned away. "
         f"The pretext task is nearly solved ({pretext_acc * 100:.1f}% on the test images in every version), "
         f"yet a new last layer on the transferred features fits only "
         f"{h['transfer_final_train_acc']['mean'] * 100:.1f}% of the labeled images after {cfg['epochs']:,} "
         f"epochs (from scratch: {h['baseline_final_train_acc']['mean'] * 100:.1f}%): the features that tell up "
         "from down in these scenes (the sky gradient, the ground line) say little about the object's shape. "
-        "Run it on CIFAR-10 (`--data`) and with the seed's 10,000 epochs (`--preset paper`) to test the claim.")]
+        "Run it on CIFAR-10 (`--data`) and with the assignment's 10,000 epochs (`--preset paper`) to test the claim.")]
