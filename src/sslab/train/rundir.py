@@ -150,7 +150,7 @@ class Run:
     def prepare_resume(self) -> None:
         """Cut metrics back to what the newest checkpoint or mark covers."""
         covered = 0
-        for path in self.checkpoints.glob("*.state.safetensors"):
+        for path in self.state_files():
             try:
                 covered = max(covered, int(load_state(path)["metrics_count"]))
             except (UserError, KeyError):
@@ -161,9 +161,11 @@ class Run:
                 covered = max(covered, i + 1)
         del records[covered:]
         self._flush()
-        summary = self.root / "summary.json"
-        if summary.exists():
-            summary.unlink()
+        (self.root / "summary.json").unlink(missing_ok=True)
+
+    def state_files(self) -> list[Path]:
+        """The stage checkpoints whose metric counts refer to this run's metrics file."""
+        return sorted(self.checkpoints.glob("*.state.safetensors"))
 
     def stage(self, name: str, every: int = 1, **objects: Any) -> "Stage":
         return Stage(self, name, every, objects)
