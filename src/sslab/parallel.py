@@ -234,7 +234,10 @@ def run_seeds(run: Run, recipe: registry.Recipe, cfg: Any, device: torch.device,
             for sentinel in multiprocessing.connection.wait(list(running)):
                 proc, seed, conn = running.pop(sentinel)
                 proc.join()
-                status, message = conn.recv() if conn.poll() else ("killed", "")
+                try:
+                    status, message = conn.recv()
+                except EOFError:  # died without a word: a signal (OOM killer, kill -9)
+                    status, message = "killed", ""
                 conn.close()
                 if status == "ok" and proc.exitcode == 0:
                     say(f"{recipe.name}: seed {seed} finished ({len(seeds) - len(todo) - len(running)} of {len(seeds)})")
