@@ -170,3 +170,9 @@ def test_sigkill_of_one_worker_stops_the_run_in_one_line_and_resume_gives_the_sa
     assert resumed.returncode == 0, resumed.stderr
     assert "seeds 0 already finished" in resumed.stdout
     assert _numbers(run) == _numbers(sequential)
+
+
+def test_bad_workers_is_one_line_and_leaves_nothing(tmp_path):
+    proc = sslab("run", "augment", "--preset", "smoke", "--workers", "0", "--out", str(tmp_path / "runs"))
+    assert proc.returncode == 2 and "--workers 0: must be at least 1" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
