@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test install dev clean bench
+.PHONY: demo test install dev clean bench gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,14 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# One command on a GPU machine: a venv that sees a preinstalled CUDA torch (or installs the pin,
+# the CUDA build on PyPI for Linux), sslab, then every benchmark and a time-boxed paper-scale
+# run of each recipe; the table goes to $$OUT (or gpu-check/). CI: make gpu-check ARGS="--device cpu --tiny"
+GPU_VENV := .venv-gpu
+ARGS ?= --device cuda
+gpu-check:
+	test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(GPU_VENV)
+	$(GPU_VENV)/bin/python -c "import torch" 2>/dev/null || $(GPU_VENV)/bin/pip install -q --disable-pip-version-check "$(TORCH_PIN)"
+	$(GPU_VENV)/bin/pip install -q --disable-pip-version-check -e .
+	$(GPU_VENV)/bin/python benchmarks/gpu_check.py $(ARGS)

@@ -12,7 +12,7 @@ from sslab_testing import REPO
 SRC = REPO / "src" / "sslab"
 # Lower layers first; a module may import its own layer and any layer before it.
 LAYERS = [("errors", "config", "__init__"), ("train",), ("audio",), ("data",), ("vision",), ("report",),
-          ("recipes",), ("runner", "resume", "estimate", "commands", "cli", "__main__")]
+          ("recipes",), ("runner", "resume", "estimate", "parallel", "merge", "commands", "cli", "__main__")]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 
 

@@ -73,18 +73,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UserError(f"--resume {path}: no such run directory; pass the folder `sslab run` printed")
         check_request(path, target, overrides)
         if (path / runner.STUDY_FILE).is_file():
-            runner.run_all(preset="", overrides={}, data=None, out=path.parent, seeds=None, device=args.device, resume=path)
+            runner.run_all(preset="", overrides={}, data=None, out=path.parent, seeds=None, device=args.device, resume=path,
+                           workers=args.workers)
         else:
-            runner.run_recipe(target or "", resume=path, device=args.device)
+            runner.run_recipe(target or "", resume=path, device=args.device, workers=args.workers)
         return 0
     if target is None:
         raise UserError("name a recipe (" + ", ".join(registry.recipes()) + ") or all; or pass --resume RUN_DIR")
     if target == "all":
         runner.run_all(preset=args.preset, overrides=overrides, data=args.data, out=args.out, seeds=args.seeds,
-                       device=args.device, logger=logger)
+                       device=args.device, logger=logger, workers=args.workers)
     else:
         runner.run_recipe(target, preset=args.preset, overrides=overrides, data=args.data, out=args.out,
-                          seeds=args.seeds, device=args.device, logger=logger)
+                          seeds=args.seeds, device=args.device, logger=logger, workers=args.workers)
     return 0
 
 
@@ -124,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default: runs/)")
     run.add_argument("--seeds", type=cli_number(int, min=1, max=100), default=None, help="run N seeds (the preset's number by default)")
     run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to train (default: auto)")
+    run.add_argument("--workers", type=int, default=None, metavar="K",
+                     help="CPU: run up to K seeds at once, each in its own process (default: one per free core for "
+                          "small networks, each with one intra-op thread; see docs/parallel.md)")
     run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                      help="continue an interrupted run; ends with the same numbers as an uninterrupted one")
     run.add_argument("--logger", default="none", choices=("none", "tensorboard"),

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 import sslab
-from sslab import estimate
+from sslab import estimate, parallel
 from sslab import recipes as registry
 from sslab import resume as resuming
 from sslab.config import build_config, config_dict
@@ -47,7 +47,7 @@ def release(before: Path | None) -> None:
 
 
 def _resolved(recipe: registry.Recipe, cfg: Any, preset: str, device: torch.device, data: Path | None,
-              logger: str = "none") -> dict:
+              logger: str = "none", plan: parallel.Plan | None = None) -> dict:
     return {
         "recipe": recipe.name,
         "preset": preset,
@@ -61,6 +61,7 @@ def _resolved(recipe: registry.Recipe, cfg: Any, preset: str, device: torch.devi
         "python_version": platform.python_version(),
         # CPU results depend on the thread count (summation order); --resume reuses it.
         "threads": torch.get_num_threads(),
+        **(plan.config() if plan else {}),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "logger": logger,  # live logging (--logger); --resume keeps it
     }
@@ -80,8 +81,10 @@ def _check_data_dir(data: Path | None) -> Path | None:
 def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str] | None = None,
                data: Path | None = None, out: Path = Path("runs"), seeds: int | None = None,
                device: str = "auto", resume: Path | None = None, run_root: Path | None = None,
-               logger: str = "none") -> Run:
+               logger: str = "none", workers: int | None = None) -> Run:
     """Run one recipe end to end and return its finished run directory.
+
+    On a CPU the seeds run as ``workers`` concurrent processes (see sslab.parallel).
 
     Under ``torchrun`` every process runs this; only rank 0 creates and writes the run
     directory, the others follow it read-only (see sslab.train.distributed).
@@ -91,10 +94,8 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
     if resume is not None:
         resuming.check_request(resume, name, overrides)
         run = Run.open(resume)
-        recipe, cfg, saved = resuming.load(run)
+        recipe, cfg, saved = resuming.load(run)  # checked with the same typed config as a fresh run
         preset = saved.get("preset", "")
-        if saved.get("threads"):
-            torch.set_num_threads(int(saved["threads"]))
         data = Path(saved["data"]) if saved.get("data") else None
         dev = resolve_device(device if device != "auto" else saved.get("device", "auto").split(":")[0])
         logger = saved.get("logger") or "none"
@@ -107,7 +108,9 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         cfg = build_config(recipe.Config, recipe.presets, preset, overrides, recipe.name)
         data = _check_data_dir(data)
         dev = resolve_device(device)
-        run = None
+        run = saved = None
+    plan = parallel.plan(recipe.name, cfg, dev, workers, saved, distributed=distributed.world_size() > 1)
+    torch.set_num_threads(plan.threads)
     tracking.check(logger)
     # Load (and so check) the data before a run directory exists, so bad input leaves nothing behind.
     loaded = recipe.load_data(cfg, data, dev)
@@ -123,20 +126,26 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         run.root.mkdir(parents=True, exist_ok=True)
         run.figures.mkdir(exist_ok=True)
         run.checkpoints.mkdir(exist_ok=True)
-        run.save_config(_resolved(recipe, cfg, preset, dev, data, logger))
+        run.save_config(_resolved(recipe, cfg, preset, dev, data, logger, plan))
         say(f"{recipe.name}: writing {run.root}")
+    elif plan.seed_files:
+        parallel.prepare_resume(run)
     else:
         run.prepare_resume()
     run = distributed.share_run(run)
     if distributed.is_main() and logger != "none":
-        run.tracker = tracking.open_tracker(logger, run.root)
+        if not plan.seed_files:  # in the parallel layout each worker writes its own event file
+            run.tracker = tracking.open_tracker(logger, run.root)
         say(f"{recipe.name}: live curves with `tensorboard --logdir {run.root / tracking.LOGDIR}`")
     started = time.monotonic()
     held = hold(run.root)
     try:
-        for seed in range(cfg.seed, cfg.seed + cfg.seeds):
-            say(f"{recipe.name}: seed {seed} ({seed - cfg.seed + 1} of {cfg.seeds})")
-            recipe.run_seed(registry.Context(run=run, cfg=cfg, seed=seed, device=dev, data=loaded))
+        if plan.seed_files:  # concurrent worker processes, one per seed
+            parallel.run_seeds(run, recipe, cfg, dev, loaded, plan, logger)
+        else:
+            for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+                say(f"{recipe.name}: seed {seed} ({seed - cfg.seed + 1} of {cfg.seeds})")
+                recipe.run_seed(registry.Context(run=run, cfg=cfg, seed=seed, device=dev, data=loaded))
         if distributed.is_main():
             finish(run, recipe, elapsed_s=time.monotonic() - started)
     except OSError as exc:  # disk full, read-only, a name too long: the run stays resumable
@@ -212,7 +221,7 @@ def write_report(out: Path, title: str, sections: Sequence[Section], intro: Sequ
 
 # ---- all recipes ------------------------------------------------------------------------
 def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out: Path, seeds: int | None,
-            device: str, resume: Path | None = None, logger: str = "none") -> Path:
+            device: str, resume: Path | None = None, logger: str = "none", workers: int | None = None) -> Path:
     """Every recipe in turn into one study folder, then the combined report."""
     if resume is not None:
         root = Path(resume)
@@ -251,7 +260,7 @@ def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out
             continue
         say(clock.line(k, rname))
         if (sub / "config.yaml").is_file():
-            run_recipe(rname, resume=sub, device=device)
+            run_recipe(rname, resume=sub, device=device, workers=workers)
             continue
         data_root = Path(plan["data"]) if plan["data"] else None
         found = recipe.locate_data(data_root) if data_root else None
@@ -259,7 +268,8 @@ def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out
             say(f"{rname}: no data set for it under {data_root}; using data sslab makes itself")
         started = time.monotonic()
         run_recipe(rname, preset=plan["preset"], overrides=plan["overrides"].get(rname, {}), data=found,
-                   seeds=plan["seeds"], device=device, run_root=sub, logger=plan.get("logger", "none"))
+                   seeds=plan["seeds"], device=device, run_root=sub, logger=plan.get("logger", "none"),
+                   workers=workers)
         clock.done(rname, time.monotonic() - started)
     release(held)
     page, notebook = write_study_report([root], root / "report", fmt="both")

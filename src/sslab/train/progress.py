@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
+# Set in worker processes that share one terminal (parallel seeds): each prints plain lines.
+LINES_ENV = "SSLAB_PROGRESS_LINES"
+
+
+def _bars() -> bool:
+    return sys.stdout.isatty() and not os.environ.get(LINES_ENV)
 
 
 class Progress:
@@ -19,7 +26,7 @@ class Progress:
         self.values: dict[str, str] = {}
         self.every_s = every_s
         self._bar = None
-        if sys.stdout.isatty():
+        if _bars():
             from tqdm import tqdm
 
             self._bar = tqdm(total=self.total, desc=desc, leave=False, dynamic_ncols=True)
@@ -56,7 +63,7 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None) -> Prog
 
 def say(message: str) -> None:
     """A status line for the user (kept apart from the bars)."""
-    if sys.stdout.isatty():
+    if _bars():
         from tqdm import tqdm
 
         tqdm.write(message)

@@ -284,9 +284,8 @@ class Run:
                 f"{info.get('cause', 'a learning rate too high')}; start a new run with a smaller learning rate "
                 f"(this one is marked in {DIVERGED_FILE} and cannot be resumed)")
 
-    def prepare_resume(self) -> None:
-        """Take the directory for writing, refuse a diverged run, remove the temporary files a kill
-        left, and cut metrics back to what the newest checkpoint or mark covers."""
+    def take_for_resume(self) -> None:
+        """Take the directory for writing, refuse a diverged run, remove the temporary files a kill left."""
         self.claim()
         if (self.root / DIVERGED_FILE).is_file():
             raise UserError(self.diverged_message())
@@ -294,8 +293,12 @@ class Run:
             if tmp.is_file():
                 tmp.unlink()
         (self.root / DRAFT_FILE).unlink(missing_ok=True)
+
+    def prepare_resume(self) -> None:
+        """:meth:`take_for_resume`, then cut metrics back to what the newest checkpoint or mark covers."""
+        self.take_for_resume()
         covered = 0
-        for path in self.checkpoints.glob("*.state.safetensors"):
+        for path in self.state_files():
             try:
                 covered = max(covered, int(load_state(path)["metrics_count"]))
             except (UserError, KeyError, TypeError, ValueError):
@@ -307,6 +310,10 @@ class Run:
         del records[covered:]
         self._flush()
         # A finished run keeps its summary.json: finishing again renames the new one over it.
+
+    def state_files(self) -> list[Path]:
+        """The stage checkpoints whose metric counts refer to this run's metrics file."""
+        return sorted(self.checkpoints.glob("*.state.safetensors"))
 
     def stage(self, name: str, every: int = 1, **objects: Any) -> "Stage":
         return Stage(self, name, every, objects)
