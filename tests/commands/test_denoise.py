@@ -57,6 +57,70 @@ def test_score_lists_missing_and_extra_and_exits_nonzero(tmp_path, capsys):
     assert "mean over 2 files" in capsys.readouterr().out
 
 
+def _speech_pair(seconds: float, rate: int, seed: int):
+    from sslab.audio.io import resample
+    from sslab.data import synthetic_speech as synth
+
+    rng = np.random.default_rng(seed)
+    s = resample(synth.speech_like(rng, synth.random_speaker(rng), seconds, 16000), 16000, rate)
+    noise = rng.standard_normal(len(s)).astype(np.float32) * np.sqrt(np.mean(s ** 2))
+    return s, (s + noise).astype(np.float32)
+
+
+def test_score_pesq_and_stoi_equal_the_reference_implementations(tmp_path, capsys):
+    from pesq import pesq
+    from pystoi import stoi
+
+    ref, est = tmp_path / "ref", tmp_path / "est"
+    expected = {}
+    for i in range(3):
+        s, x = _speech_pair(1.5, 16000, seed=i)
+        write_wav(ref / f"tes{i:04d}.wav", s, 16000)
+        write_wav(est / f"tex{i:04d}.wav", x, 16000)
+        s, x = read_audio(ref / f"tes{i:04d}.wav")[0], read_audio(est / f"tex{i:04d}.wav")[0]  # as stored (16 bit)
+        expected[f"tex{i:04d}.wav"] = (pesq(16000, s, x, "wb"), stoi(s.astype(np.float64), x.astype(np.float64), 16000))
+    assert main(["score", "--reference", str(ref), "--estimate", str(est), "--metrics", "snr,pesq,stoi",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["metrics"] == ["snr", "pesq", "stoi"]
+    for row in out["files"]:
+        assert (row["pesq"], row["stoi"]) == expected[row["estimate"]]
+        assert "si_sdr_db" not in row and row["note"] == ""
+    assert out["mean"]["pesq"] == pytest.approx(np.mean([p for p, _ in expected.values()]))
+    assert main(["score", "--reference", str(ref), "--estimate", str(est), "--metrics", "pesq,stoi"]) == 0
+    text = capsys.readouterr().out
+    assert "PESQ" in text and "STOI" in text and "mean over 3 files: PESQ" in text
+
+
+def test_score_pesq_on_a_22050_hz_pair_says_it_resampled(tmp_path, capsys):
+    ref, est = tmp_path / "ref", tmp_path / "est"
+    s, x = _speech_pair(1.5, 22050, seed=7)
+    write_wav(ref / "tes0000.wav", s, 22050)
+    write_wav(est / "tex0000.wav", x, 22050)
+    assert main(["score", "--reference", str(ref), "--estimate", str(est), "--metrics", "pesq"]) == 0
+    text = capsys.readouterr().out
+    assert "resampled 22050 -> 16000 Hz for PESQ" in text
+    assert "mean over 1 files: PESQ" in text
+
+
+def test_score_reports_a_file_too_short_for_pesq_and_an_unknown_metric(tmp_path, capsys):
+    ref, est = tmp_path / "ref", tmp_path / "est"
+    s, x = _speech_pair(1.5, 16000, seed=0)
+    write_wav(ref / "tes0000.wav", s, 16000)
+    write_wav(est / "tex0000.wav", x, 16000)
+    # 0.2 s of a voiced tone: not silent (a silent reference is left out before PESQ), too short for PESQ.
+    t = np.arange(3200, dtype=np.float32) / 16000
+    tone = (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    write_wav(ref / "tes0001.wav", tone, 16000)
+    write_wav(est / "tex0001.wav", tone + 0.01 * np.random.default_rng(1).standard_normal(3200).astype(np.float32), 16000)
+    assert main(["score", "--reference", str(ref), "--estimate", str(est), "--metrics", "snr,pesq"]) == 0
+    text = capsys.readouterr().out
+    assert "too short for PESQ" in text and "PESQ" in text and "(over 1)" in text
+    assert main(["score", "--reference", str(ref), "--estimate", str(est), "--metrics", "snr,mos"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown metric mos" in err[0] and "snr,si-sdr,pesq,stoi" in err[0]
+
+
 def test_score_bad_folder_is_one_line_exit_2(tmp_path, capsys):
     assert main(["score", "--reference", str(tmp_path / "nope"), "--estimate", str(tmp_path)]) == 2
     err = capsys.readouterr().err

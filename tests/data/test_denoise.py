@@ -132,6 +132,14 @@ def test_make_denoise_splits_speakers_and_noise_apart(tmp_path):
     _check_disjoint(json.loads((out / "manifest.json").read_text()), out)
     data = load_layout(out)
     assert len(data.val.noisy) == 4 and data.sample_rate == 16000
+    # the manifest names each validation file's noise, for the per-noise table
+    assert data.val.noise_names == [Path(manifest["files"][f"v/vx{i}.wav"]["noise"]).stem for i in data.val.ids]
+    assert set(data.val.noise_names) <= set(NOISE_TYPES[:3])
+    (out / "manifest.json").write_text("{not json")
+    damaged = load_layout(out)
+    assert damaged.val.noise_names is None and any("not a make-denoise manifest" in n for n in damaged.notes)
+    (out / "manifest.json").unlink()
+    assert load_layout(out).val.noise_names is None
     with pytest.raises(UserError, match="not empty"):
         make_denoise(speech, tmp_path / "noise", out)
     with pytest.raises(UserError, match="too few"):

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from sslab.data.denoise import load_layout, make_denoise
-from sslab.recipes.denoise.config import Config
-from sslab.recipes.denoise.train import epoch_lr
+from sslab.recipes.denoise.config import PRESETS, Config
+from sslab.recipes.denoise.train import epoch_lr, load_data
 from sslab.runner import run_recipe
 from sslab_testing import kill_midway
 
 SHARED_NOISE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "noise"
-VOLATILE = {"time", "frames_per_s"}
+VOLATILE = {"time", "frames_per_s", "seconds"}
 
 
 @pytest.fixture(autouse=True)
@@ -54,12 +54,44 @@ def test_smoke_run_end_to_end(tmp_path):
     assert html.count("<audio") >= 4 and "val_snr" not in html.split("<main>")[0]
     for fig in ("val_snr.png", "loss.png", "example0.png"):
         assert (run.root / "figures" / fig).is_file()
+    # every system scored by SNR, SI-SDR, PESQ and STOI, in summary.json and the report's tables
+    comparison = json.loads((run.root / "summary.json").read_text())["comparison"]
+    systems = comparison["systems"]
+    assert list(systems) == ["input", "subtraction", "wiener", "fc", "rnn", "ibm", "irm", "psm"]
+    for system, entries in systems.items():
+        assert {"snr", "si_sdr", "pesq", "stoi"} <= set(entries), system
+        assert 1.0 <= entries["pesq"]["mean"] <= 4.65 and 0 <= entries["stoi"]["mean"] <= 1
+    assert systems["ibm"]["pesq"]["mean"] > systems["input"]["pesq"]["mean"]
+    assert systems["irm"]["snr"]["mean"] >= systems["ibm"]["snr"]["mean"]
+    assert systems["wiener"]["snr"]["mean"] > systems["input"]["snr"]["mean"]
+    assert systems["subtraction"]["snr"]["mean"] > systems["input"]["snr"]["mean"]
+    files = len(run.select(phase="quality", arm="input")[0]["per_file_snr"])
+    assert sum(row["files"] for row in comparison["by_noise"]) == files  # made-up data knows every file's noise
+    assert sum(row["files"] for row in comparison["by_input_snr"]) == files
+    assert {"The RNN beats the FC baseline on PESQ", "The RNN beats the FC baseline on STOI"} <= {
+        c["claim"] for c in summary["claims"]}
+    assert "oracle IRM" in html and "Wiener filter" in html and "By the input" in html and "By noise" in html
     # `sslab denoise` rebuilds the model from the run directory alone.
     from sslab.cli import main
 
     assert main(["denoise", "--checkpoint", str(run.root), "--input", str(run.root / "test_denoised"),
                  "--output", str(tmp_path / "again")]) == 0
     assert sorted(p.name for p in (tmp_path / "again").iterdir()) == names
+
+
+def test_ratio_mask_target_trains_and_skips_perceptual_scores_when_asked(tmp_path):
+    run = run_recipe("denoise", preset="smoke", out=tmp_path, overrides={"target": "irm", "perceptual": "false"})
+    text = (run.root / "report.html").read_text()
+    assert "ratio mask" in text
+    systems = run.summary()["comparison"]["systems"]
+    assert "pesq" not in systems["rnn"] and "snr" in systems["rnn"]
+    # the ratio-mask target is soft: many bins between 0 and 1
+    from sslab.data.denoise_batches import spectra
+
+    data = load_data(Config(**{**PRESETS["smoke"], "target": "irm"}), None, torch.device("cpu"))
+    _, target, valid = spectra(data.val, torch.arange(len(data.val.noisy)), "irm")
+    inside = target[valid]
+    assert ((inside > 0.01) & (inside < 0.99)).float().mean() > 0.2  # soft, not 0/1
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
-"""``sslab denoise`` (apply a trained model), ``sslab score`` (SNR/SI-SDR of estimates
-against references) and ``sslab data make-denoise`` (build the assignment's data layout)."""
+"""``sslab denoise`` (apply a trained model), ``sslab score`` (SNR, SI-SDR, PESQ, STOI of
+estimates against references) and ``sslab data make-denoise`` (build the assignment's data layout)."""
 
 from __future__ import annotations
 
@@ -195,15 +195,34 @@ def pair_files(references: list[Path], estimates: list[Path]) -> tuple[list[tupl
     return sorted(pairs), missing, extra
 
 
-def score(reference: Path, estimate: Path) -> dict:
-    """Per-file SNR and SI-SDR and their mean. A silent reference (peak below 16-bit quantisation)
-    has no level to compare against (its SNR would be about -145 dB): it is listed under
-    ``silent`` and left out of the mean."""
+SCORE_METRICS = {"snr": ("snr_db", "SNR dB"), "si-sdr": ("si_sdr_db", "SI-SDR dB"), "pesq": ("pesq", "PESQ"),
+                 "stoi": ("stoi", "STOI")}
+
+
+def parse_metrics(text: str) -> list[str]:
+    """``snr,si-sdr,pesq,stoi`` -> the list, checked; one line naming an unknown metric."""
+    metrics = [m.strip().lower() for m in text.split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in SCORE_METRICS]
+    if unknown or not metrics:
+        raise UserError(f"--metrics {text}: {'unknown metric ' + ', '.join(unknown) if unknown else 'no metric named'}; "
+                        f"choose from {','.join(SCORE_METRICS)}")
+    return list(dict.fromkeys(metrics))
+
+
+def score(reference: Path, estimate: Path, metrics: tuple[str, ...] | list[str] = ("snr", "si-sdr")) -> dict:
+    """Score every estimate against its reference by ``metrics`` (see :data:`SCORE_METRICS`).
+
+    PESQ and STOI run in a process pool after the files are read; a file they cannot
+    score (too short, no speech) gets None and a note, and PESQ of files at a rate other
+    than 16 kHz is computed on 16 kHz copies, with a note. A silent reference (peak below 16-bit
+    quantisation) has no level to compare against (its SNR would be about -145 dB): it is
+    listed under ``silent`` and left out.
+    """
     from sslab.audio.io import is_silent, read_audio
-    from sslab.audio.metrics import si_sdr_db, snr_db
+    from sslab.audio.metrics import PERCEPTUAL, perceptual_many, si_sdr_db, snr_db
 
     pairs, missing, extra = pair_files(_wavs(Path(reference), "--reference"), _wavs(Path(estimate), "--estimate"))
-    rows, failed, silent = [], [], []
+    rows, failed, signals, silent = [], [], [], []
     for r, e in pairs:
         try:
             s, sr_s, _ = read_audio(r)
@@ -211,7 +230,7 @@ def score(reference: Path, estimate: Path) -> dict:
         except UserError as exc:
             failed.append({"reference": r.name, "estimate": e.name, "error": str(exc)})
             continue
-        note = ""
+        notes = []
         if sr_s != sr_e:
             failed.append({"reference": r.name, "estimate": e.name,
                            "error": f"sample rates differ ({sr_s} vs {sr_e} Hz)"})
@@ -222,33 +241,67 @@ def score(reference: Path, estimate: Path) -> dict:
                 failed.append({"reference": r.name, "estimate": e.name,
                                "error": f"lengths differ by {gap} samples ({len(s)} vs {len(s_hat)})"})
                 continue
-            note = f"lengths differ by {gap} samples; scored over the first {min(len(s), len(s_hat))}"
+            notes.append(f"lengths differ by {gap} samples; scored over the first {min(len(s), len(s_hat))}")
             n = min(len(s), len(s_hat))
             s, s_hat = s[:n], s_hat[:n]
         if is_silent(s):
             silent.append(r.name)
             continue
-        rows.append({"reference": r.name, "estimate": e.name, "snr_db": float(snr_db(s, s_hat)),
-                     "si_sdr_db": float(si_sdr_db(s, s_hat)), "note": note})
-    mean = {k: float(np.mean([row[k] for row in rows])) if rows else None for k in ("snr_db", "si_sdr_db")}
-    return {"files": rows, "mean": mean, "scored": len(rows), "missing": [p.name for p in missing],
-            "extra": [p.name for p in extra], "failed": failed, "silent": silent}
+        row = {"reference": r.name, "estimate": e.name}
+        if "snr" in metrics:
+            row["snr_db"] = float(snr_db(s, s_hat))
+        if "si-sdr" in metrics:
+            row["si_sdr_db"] = float(si_sdr_db(s, s_hat))
+        rows.append(row)
+        signals.append((s, s_hat, sr_s, notes))
+    wanted = [m for m in PERCEPTUAL if m in metrics]
+    if wanted:
+        by_rate: dict[int, list[int]] = {}
+        for i, (_, _, rate, _) in enumerate(signals):
+            by_rate.setdefault(rate, []).append(i)
+        for rate, which in by_rate.items():
+            scores = perceptual_many([signals[i][:2] for i in which], rate, wanted)
+            for i, q in zip(which, scores):
+                rows[i].update({m: q[m] for m in wanted})
+                signals[i][3].extend(q["notes"])
+    for row, (_, _, _, notes) in zip(rows, signals):
+        row["note"] = "; ".join(notes)
+    mean, counted = {}, {}
+    for metric in metrics:
+        key = SCORE_METRICS[metric][0]
+        values = [row[key] for row in rows if row.get(key) is not None]
+        mean[key] = float(np.mean(values)) if values else None
+        counted[key] = len(values)
+    return {"metrics": list(metrics), "files": rows, "mean": mean, "counted": counted, "scored": len(rows),
+            "missing": [p.name for p in missing], "extra": [p.name for p in extra], "failed": failed, "silent": silent}
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    result = score(args.reference, args.estimate)
+    metrics = parse_metrics(args.metrics)
+    result = score(args.reference, args.estimate, metrics)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         width = max([len(r["estimate"]) for r in result["files"]] + [8])
-        print(f"{'estimate':<{width}}  {'reference':<{width}}  SNR dB  SI-SDR dB")
+        columns = [SCORE_METRICS[m] for m in metrics]
+        print(f"{'estimate':<{width}}  {'reference':<{width}}" + "".join(f"  {title:>9}" for _, title in columns))
         for r in result["files"]:
-            print(f"{r['estimate']:<{width}}  {r['reference']:<{width}}  {r['snr_db']:6.2f}  {r['si_sdr_db']:9.2f}"
-                  + (f"  ({r['note']})" if r["note"] else ""))
+            cells = "".join(f"  {r[key]:9.{3 if key == 'stoi' else 2}f}" if r[key] is not None else f"  {'-':>9}"
+                            for key, _ in columns)
+            print(f"{r['estimate']:<{width}}  {r['reference']:<{width}}{cells}" + (f"  ({r['note']})" if r["note"] else ""))
         if result["scored"]:
+            parts = []
+            for key, title in columns:
+                value, count = result["mean"][key], result["counted"][key]
+                unit = " dB" if title.endswith("dB") else ""
+                name = title[:-3] if unit else title
+                if value is None:
+                    parts.append(f"{name} none")
+                    continue
+                part = f"{name} {value:.{3 if key == 'stoi' else 2}f}{unit}"
+                parts.append(part + (f" (over {count})" if count != result["scored"] else ""))
             left_out = f" ({len(result['silent'])} silent reference(s) left out)" if result["silent"] else ""
-            print(f"mean over {result['scored']} files{left_out}: SNR {result['mean']['snr_db']:.2f} dB, "
-                  f"SI-SDR {result['mean']['si_sdr_db']:.2f} dB")
+            print(f"mean over {result['scored']} files{left_out}: " + ", ".join(parts))
         for name in result["silent"]:
             print(f"silent: reference {name} is silent (no level to measure an SNR against); left out of the mean")
         for name in result["missing"]:
@@ -307,13 +360,18 @@ def register(commands, data_commands) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.set_defaults(func=cmd_denoise)
 
-    s = commands.add_parser("score", help="SNR and SI-SDR of denoised files against clean references",
+    s = commands.add_parser("score", help="SNR, SI-SDR, PESQ and STOI of denoised files against clean references",
                             description="Pair estimates with references by identical name or by trailing number "
-                            "(tes0007.wav with tex0007.wav) and print SNR and SI-SDR per file and their mean. "
-                            "Missing and extra files are listed, silent references flagged and left out of the mean; the "
-                            "exit code is 1 if any reference is unscored.")
+                            "(tes0007.wav with tex0007.wav) and print the chosen metrics per file and their mean. "
+                            "Missing and extra files are listed, silent references flagged and left out of the mean; "
+                            "the exit code is 1 if any reference is unscored. "
+                            "PESQ is wide-band (ITU-T P.862.2), defined at 16 kHz: files at other rates are "
+                            "resampled to 16 kHz for it, and each such file says so.")
     s.add_argument("--reference", type=Path, required=True, metavar="DIR", help="folder of clean speech")
     s.add_argument("--estimate", type=Path, required=True, metavar="DIR", help="folder of denoised files")
+    s.add_argument("--metrics", default="snr,si-sdr", metavar="LIST",
+                   help="comma-separated, from snr,si-sdr,pesq,stoi (default snr,si-sdr; PESQ and STOI take "
+                   "about 0.1-0.3 s per file each, run in parallel over the CPUs)")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.set_defaults(func=cmd_score)
 

@@ -75,10 +75,11 @@ class Split:
     noisy: Ragged
     speech: Ragged | None = None     # None for the test split of the seed's layout
     noise: Ragged | None = None
+    noise_names: list[str] | None = None  # the noise type of every file, where known (made-up data, manifest.json)
 
     def to(self, device) -> "Split":
         return Split(self.ids, self.noisy.to(device), self.speech.to(device) if self.speech else None,
-                     self.noise.to(device) if self.noise else None)
+                     self.noise.to(device) if self.noise else None, self.noise_names)
 
 
 @dataclass
@@ -163,6 +164,25 @@ def _read_split(root: Path, folder: str, with_sources: bool, rate: list[int], no
     return Split(ids, Ragged.from_list(noisy), Ragged.from_list(speech), Ragged.from_list(noise))
 
 
+def noise_names(root: Path, folder: str, ids: list[str], notes: list[str]) -> list[str] | None:
+    """The noise recording behind every file of a split, from the ``manifest.json`` that
+    :func:`make_denoise` writes (its file name without the suffix), or None when the data set
+    has no manifest (the seed's own data) or it does not name every file (said in ``notes``)."""
+    path = root / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        files = json.loads(path.read_text())["files"]
+        names = [files.get(f"{folder}/{folder}x{number}.wav", {}).get("noise") for number in ids]
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        notes.append(f"{path} is not a make-denoise manifest, so results are not split by noise type")
+        return None
+    if not all(isinstance(name, str) for name in names):
+        notes.append(f"{path} does not name the noise of every {folder}/ file, so results are not split by noise type")
+        return None
+    return [Path(name).stem for name in names]
+
+
 def load_layout(root: Path) -> DenoiseData:
     """Read and check ``root`` in the seed's layout; every problem names its file."""
     root = Path(root)
@@ -172,6 +192,7 @@ def load_layout(root: Path) -> DenoiseData:
     val = _read_split(root, "v", True, rate, notes)
     test = _read_split(root, "te", False, rate, notes)
     assert train is not None and val is not None
+    val.noise_names = noise_names(root, "v", val.ids, notes)
     if test is None:
         notes.append(f"{root / 'te'} is absent, so no test files are denoised")
     return DenoiseData(rate[0], train, val, test, None, str(root), notes)
@@ -385,7 +406,8 @@ def made_up(speakers: int, sentences: int, noises_per_utterance: int, val_speake
         noisy = Ragged.from_list([r["x"] for r in records])
         if not sources:
             return Split(ids, noisy)
-        return Split(ids, noisy, Ragged.from_list([r["s"] for r in records]), Ragged.from_list([r["n"] for r in records]))
+        return Split(ids, noisy, Ragged.from_list([r["s"] for r in records]), Ragged.from_list([r["n"] for r in records]),
+                     [r["noise"] for r in records])
 
     source = ("espeak-ng speech" if speech == "espeak" else "made-up speech-like utterances") + \
         f" of {total} speakers mixed with 10 made-up noise types at {snr_db[0]:g} to {snr_db[1]:g} dB"

@@ -1,8 +1,8 @@
 """Training batches of a speech-denoising data set: what a mask estimator reads and learns from.
 
 A batch is ``(mag, target, valid)``: noisy magnitudes ``(B, frames, bins)``, their ideal
-binary masks (the seed's equation 1) and which frames are real rather than padding
-``(B, frames)``. :func:`batches` yields an epoch of them, of whole sequences (the seed) or of
+binary masks (the seed's equation 1; ideal ratio masks with ``target="irm"``) and which frames
+are real rather than padding ``(B, frames)``. :func:`batches` yields an epoch of them, of whole sequences (the seed) or of
 truncated segments; :func:`remixed` draws a fresh mixture of every training file each epoch;
 :func:`feature_stats` gives the per-bin normalisation a model stores.
 """
@@ -14,7 +14,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-from sslab.audio.masks import ideal_binary_mask
+from sslab.audio.masks import ideal_binary_mask, ideal_ratio_mask
 from sslab.audio.stft import N_FFT, batch_stft
 from sslab.data.denoise import Ragged, Split
 
@@ -23,15 +23,27 @@ SEGMENT_POOL = 64  # files cut into segments and shuffled together: bounds memor
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-def spectra(split: Split, index: torch.Tensor) -> Batch:
-    """Magnitudes ``(B, frames, bins)``, ideal binary masks and the valid-frame mask ``(B, frames)``."""
+TARGETS = ("ibm", "irm")  # what a mask estimator learns: the ideal binary mask (the seed) or the ideal ratio mask
+
+
+def target_mask(target: str, speech_mag: torch.Tensor, noise_mag: torch.Tensor) -> torch.Tensor:
+    """The training target ``target`` (one of :data:`TARGETS`) from speech and noise magnitudes."""
+    if target == "ibm":
+        return ideal_binary_mask(speech_mag, noise_mag)
+    if target == "irm":
+        return ideal_ratio_mask(speech_mag, noise_mag)
+    raise ValueError(f"unknown training target {target!r}; choose from {', '.join(TARGETS)}")
+
+
+def spectra(split: Split, index: torch.Tensor, target: str = "ibm") -> Batch:
+    """Magnitudes ``(B, frames, bins)``, their ideal masks (``target``) and the valid-frame mask ``(B, frames)``."""
     x, lengths = split.noisy.batch(index)
     s, _ = split.speech.batch(index)
     n, _ = split.noise.batch(index)
     spec, valid = batch_stft(torch.cat([x, s, n]), lengths.repeat(3))
     mag = spec.abs().transpose(1, 2)
     noisy, speech, noise = mag.chunk(3)
-    return noisy, ideal_binary_mask(speech, noise), valid[: len(index)]
+    return noisy, target_mask(target, speech, noise), valid[: len(index)]
 
 
 def segments(mag: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, t_trunc: int) -> Batch:
@@ -96,8 +108,9 @@ def remixed(split: Split, db: float, order: torch.Generator, swap: float = 0.0) 
     return Split(split.ids, ragged(split.speech.flat + noise), split.speech, ragged(noise))
 
 
-def batches(split: Split, batch_size: int, t_trunc: int, order: torch.Generator) -> Iterator[Batch]:
-    """Shuffled training mini-batches ``(mag, target, valid)`` of one epoch.
+def batches(split: Split, batch_size: int, t_trunc: int, order: torch.Generator, target: str = "ibm"
+            ) -> Iterator[Batch]:
+    """Shuffled training mini-batches ``(mag, target, valid)`` of one epoch (``target``: see :data:`TARGETS`).
 
     ``t_trunc=0``: ``batch_size`` whole sequences (the seed). Otherwise every file is cut into
     ``t_trunc``-frame segments from a random first frame (so cuts fall elsewhere each epoch),
@@ -107,14 +120,14 @@ def batches(split: Split, batch_size: int, t_trunc: int, order: torch.Generator)
     perm = torch.randperm(len(split.noisy), generator=order)
     if not t_trunc:
         for start in range(0, len(perm), batch_size):
-            yield spectra(split, perm[start:start + batch_size])
+            yield spectra(split, perm[start:start + batch_size], target)
         return
     for start in range(0, len(perm), SEGMENT_POOL):
-        mag, target, valid = spectra(split, perm[start:start + SEGMENT_POOL])
+        mag, masks, valid = spectra(split, perm[start:start + SEGMENT_POOL], target)
         shortest = int(valid.sum(1).min())  # every file keeps frames after the skip
         skip = int(torch.randint(min(t_trunc, shortest), (1,), generator=order))
-        mag, target, valid = segments(mag[:, skip:], target[:, skip:], valid[:, skip:], t_trunc)
+        mag, masks, valid = segments(mag[:, skip:], masks[:, skip:], valid[:, skip:], t_trunc)
         shuffle = torch.randperm(len(mag), generator=order).to(mag.device)
         for first in range(0, len(mag), batch_size):
             pick = shuffle[first:first + batch_size]
-            yield mag[pick], target[pick], valid[pick]
+            yield mag[pick], masks[pick], valid[pick]

@@ -21,6 +21,9 @@ Each step of the assignment, and where it is done:
 8. validation loss and SNR through the inverse STFT (eq. 2) train.evaluate, train.run_seed
 9. denoise the test mixtures, zip them for hand-in ....... train.write_test
 10. curves, table, spectrograms, audio, the claims ........ report.summarize, report.report
+Beyond the assignment: every system (noisy input, spectral subtraction, Wiener filter, FC, RNN,
+oracle IBM/IRM/PSM) by SNR, SI-SDR, PESQ and STOI, per noise type and input-SNR bin .. train.score_systems,
+compare (sslab.audio.enhance, sslab.audio.masks, sslab.audio.metrics); `target=irm` trains on the ideal ratio mask.
 Options and presets: config.Config, config.PRESETS. Apply a trained model: `sslab denoise`.
 """
 

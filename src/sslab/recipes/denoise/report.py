@@ -9,6 +9,7 @@ import torch
 
 from sslab.audio.io import read_audio
 from sslab.audio.stft import HOP, N_FFT, stft
+from sslab.recipes.denoise import compare
 from sslab.recipes.denoise.config import ARM_NAMES, ARMS
 from sslab.report import figures, records, stats
 from sslab.report.document import AudioGrid, Figure, Math, Section, Table, Text
@@ -84,6 +85,12 @@ def summarize(run: Run) -> dict:
     ]
     headline = {f"{arm}_{key}": stats.mean_ci_entry(finals(run, arm, key))
                 for arm in ("input", "fc", "rnn", "oracle") for key in ("val_snr", "val_si_sdr")}
+    comparison = compare.summary(run)
+    claims += comparison.pop("claims", [])
+    for system, entries in comparison.get("systems", {}).items():
+        for metric, entry in entries.items():
+            if metric != "seeds":
+                headline[f"{system}_{metric}"] = entry
     test = run.select(phase="test")
     if test and "test_snr" in test[0]:
         headline["rnn_test_snr"] = {"mean": test[0]["test_snr"]}  # one test set, scored once: no interval
@@ -93,11 +100,18 @@ def summarize(run: Run) -> dict:
     text = (f"The RNN mask estimator reached {stats.fmt_entry(headline['rnn_val_snr'], 2)} dB validation SNR against "
             f"{stats.fmt_entry(headline['fc_val_snr'], 2)} dB for the FC baseline, from {np.mean(noisy):.2f} dB at the "
             f"input (oracle IBM {np.mean(oracle):.2f} dB) over {stats.seeds_phrase(n)}.")
+    systems = comparison.get("systems", {})
+    if "pesq" in systems.get("rnn", {}) and "pesq" in systems.get("wiener", {}):
+        text += (f" Wide-band PESQ: RNN {stats.fmt_entry(systems['rnn']['pesq'], 2)}, FC "
+                 f"{stats.fmt_entry(systems['fc']['pesq'], 2)}, Wiener filter {systems['wiener']['pesq']['mean']:.2f}, "
+                 f"noisy input {systems['input']['pesq']['mean']:.2f}; STOI: RNN "
+                 f"{stats.fmt_entry(systems['rnn']['stoi'], 3)}, FC {stats.fmt_entry(systems['fc']['stoi'], 3)}, "
+                 f"input {systems['input']['stoi']['mean']:.3f}.")
     data = (run.select(phase="data") or [{}])[0]
     where = data.get("source") or (f"real: {run.config()['data']}" if run.config()["data"] else "made-up speech and noise")
     label = f"{where}: {data['train_files']:,} training / {data['val_files']:,} validation mixtures" \
         if "train_files" in data and "val_files" in data else where
-    return {"text": text, "data": label, "headline": headline, "claims": claims}
+    return {"text": text, "data": label, "headline": headline, "claims": claims, "comparison": comparison}
 
 
 def model_text(cfg: dict, conf: dict, frames_per_s: float | None) -> str:
@@ -120,7 +134,8 @@ def model_text(cfg: dict, conf: dict, frames_per_s: float | None) -> str:
                "before mixing" if cfg.get("remix_db") else "")
             + (f", {cfg['remix_swap']:.0%} of the files taking another training file's noise (scaled to their "
                "own noise's energy)" if cfg.get("remix_db") and cfg.get("remix_swap") else "")
-            + f", {cfg['epochs']} epochs, binary cross-entropy against the ideal binary mask"
+            + f", {cfg['epochs']} epochs, binary cross-entropy against the ideal "
+            + ("ratio mask |S|²/(|S|²+|N|²)" if cfg.get("target") == "irm" else "binary mask")
             + (f", each bin's term weighted by the noisy magnitude |X|^{cfg['loss_weight']:g} (normalised to mean 1 "
                "per sequence)" if cfg.get("loss_weight") else "")
             + f". Training speed: {frames_per_s or 0:,.0f} frames/s (RNN) on {conf['device']}.")
@@ -132,9 +147,12 @@ def report(run: Run) -> Section:
     rows = [[ARM_NAMES[arm], stats.fmt_entry(h[f"{arm}_val_snr"], 2), stats.fmt_entry(h[f"{arm}_val_si_sdr"], 2)]
             for arm in ("input", "fc", "rnn", "oracle")]
     data = (run.select(phase="data") or [{}])[0]
-    blocks = [
+    comparison = compare.blocks(s.get("comparison", {}), len(conf["seeds"]))
+    blocks = comparison or [
         Table(["signal", "validation SNR (dB)", "validation SI-SDR (dB)"], rows,
               f"{stats.seeds_phrase(len(conf['seeds']))}; estimators at their best validation epoch; ± is a 95% confidence interval"),
+    ]
+    blocks += [
         Figure(run.figures / "val_snr.png", "Validation SNR after every epoch; the dotted line is the noisy input "
                "(floor), the dashed line the oracle ideal binary mask (ceiling)."),
         Figure(run.figures / "loss.png", "Training (solid) and validation (dashed) loss."),

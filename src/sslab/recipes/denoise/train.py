@@ -24,9 +24,10 @@ from sslab.audio.models import FramewiseMasker, Masker, RecurrentMasker, archite
 from sslab.audio.stft import HOP, N_FFT, batch_istft, batch_stft, stft
 from sslab.audio.stream import denoise
 from sslab.data import denoise as denoise_data
-from sslab.data.denoise_batches import batches, feature_stats, remixed
+from sslab.data.denoise_batches import batches, feature_stats, remixed, target_mask
 from sslab.data.synthetic_speech import espeak_available
 from sslab.recipes import Context
+from sslab.recipes.denoise import compare
 from sslab.recipes.denoise.config import ARMS, Config
 from sslab.train.atomic import atomic_path
 from sslab.train.checkpoint import load_model, save_model, save_state
@@ -77,7 +78,7 @@ def train_epoch(model: Masker, optimizer: torch.optim.Optimizer, split: denoise_
     if cfg.remix_db > 0:
         split = remixed(split, cfg.remix_db, order, cfg.remix_swap)
     total, frames, steps = torch.zeros((), device=split.noisy.flat.device), 0, 0
-    for mag, target, valid in batches(split, cfg.batch_size, cfg.t_trunc, order):
+    for mag, target, valid in batches(split, cfg.batch_size, cfg.t_trunc, order, cfg.target):
         loss = masked_bce(model(mag), target, valid, bin_weights(mag, valid, cfg.loss_weight))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -92,11 +93,12 @@ def train_epoch(model: Masker, optimizer: torch.optim.Optimizer, split: denoise_
 
 @torch.no_grad()
 def evaluate(model: Masker | None, split: denoise_data.Split, batch: int = 16, mode: str = "model",
-             loss_weight: float = 0.0) -> dict:
+             loss_weight: float = 0.0, target: str = "ibm") -> dict:
     """Loss and per-file SNR/SI-SDR of the validation set through the inverse STFT (the seed's step 8).
 
     ``mode`` "model" masks with the estimate, "oracle" with the ideal binary mask, "input"
-    scores the noisy mixture itself. The loss weights bins as training does (``loss_weight``).
+    scores the noisy mixture itself. The loss is taken against the training ``target``
+    and weights bins as training does (``loss_weight``).
     """
     if model is not None:
         model.eval()
@@ -119,7 +121,8 @@ def evaluate(model: Masker | None, split: denoise_data.Split, batch: int = 16, m
                 mag = noisy_spec.abs().transpose(1, 2)
                 logits = model(mag)
                 weight = bin_weights(mag, valid, loss_weight)
-                losses.append(masked_bce(logits, ideal.transpose(1, 2), valid, weight) * valid.sum())
+                goal = ideal if target == "ibm" else target_mask(target, speech_spec.abs(), noise_spec.abs())
+                losses.append(masked_bce(logits, goal.transpose(1, 2), valid, weight) * valid.sum())
                 mask = torch.sigmoid(logits).transpose(1, 2)
             estimate = batch_istft(apply_mask(mask, noisy_spec), lengths)  # masking the complex STFT (eq. 2)
         snrs.append(snr_db(s, estimate, lengths))
@@ -174,7 +177,7 @@ def run_seed(ctx: Context) -> None:
                 group["lr"] = epoch_lr(cfg, epoch)
             loss, frames = train_epoch(model, optimizer, data.train, cfg, order)
             seconds = time.perf_counter() - start
-            scores = evaluate(model, data.val, loss_weight=cfg.loss_weight)
+            scores = evaluate(model, data.val, loss_weight=cfg.loss_weight, target=cfg.target)
             val_snr = float(scores["snr"].mean())
             best = max((r["val_snr"] for r in run.select(seed=seed, phase=arm)), default=-np.inf)
             if val_snr > best:  # keep the weights of the best validation epoch for test and `sslab denoise`
@@ -189,10 +192,34 @@ def run_seed(ctx: Context) -> None:
             run.log(seed=seed, phase="final", arm=arm, val_snr=float(scores["snr"].mean()),
                     val_si_sdr=float(scores["si_sdr"].mean()), per_file_snr=scores["snr"].tolist())
         run.mark(f"seed{seed}/final")
+    if run.once(f"seed{seed}/quality"):
+        score_systems(run, seed, first_seed, cfg, data, ctx.device)
+        run.mark(f"seed{seed}/quality")
     if first_seed and run.once("test"):
         write_test(run, load_best(run, seed, "rnn", cfg, ctx.device), data)
         write_examples(run, {arm: load_best(run, seed, arm, cfg, ctx.device) for arm in ARMS}, data, cfg.examples)
         run.mark("test")
+
+
+def score_systems(run: Run, seed: int, first_seed: bool, cfg: Config, data: denoise_data.DenoiseData,
+                  device: torch.device) -> None:
+    """Every system's SNR, SI-SDR, PESQ and STOI on the validation set (see :mod:`.compare`).
+
+    The networks at their best epoch, for every seed; the systems that need no training
+    (noisy input, classical baselines, oracle masks) once, with the first seed. One record
+    per system (phase ``quality``) holds the means and the per-file values the per-noise and
+    per-input-SNR tables are drawn from; a ``quality_cost`` record says how long it took.
+    """
+    start = time.perf_counter()
+    systems = [s for s in compare.SYSTEMS if s in compare.LEARNED or first_seed]
+    waves = {s: compare.estimates(data.val, s, load_best(run, seed, s, cfg, device) if s in compare.LEARNED else None)
+             for s in systems}
+    scores = compare.score(data.val, waves, data.sample_rate, cfg.perceptual)
+    for system in systems:
+        extra = {"noise_names": data.val.noise_names} if system == "input" else {}
+        run.log(seed=seed, phase="quality", arm=system, **scores[system], **extra)
+    run.log(seed=seed, phase="quality_cost", systems=len(systems), files=len(data.val.noisy),
+            perceptual=cfg.perceptual, seconds=time.perf_counter() - start)
 
 
 # ---- hand-in and report material ----------------------------------------------------------------
