@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
 from pathlib import Path
 
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    previous = _on_sigterm()
     try:
         code = args.func(args)
     except UserError as exc:
@@ -178,7 +180,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sslab: interrupted; continue with `sslab run --resume RUN_DIR`", file=sys.stderr)
         return 130
+    except Terminated:
+        print("sslab: terminated; continue with `sslab run --resume RUN_DIR`", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return int(code or 0)
+
+
+class Terminated(BaseException):
+    """SIGTERM (a scheduler's or `kill`'s stop): unwinds like Ctrl-C, so the line and exit code 143 are clean."""
+
+
+def _on_sigterm():
+    """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only); return the old handler."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame):
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 if __name__ == "__main__":
