@@ -89,6 +89,8 @@ def clean(result: Result, says: str, code: int = 2) -> None:
     errors = [x for x in result.err.splitlines() if "error:" in x]
     if code == 2:
         assert len(errors) == 1 and result.line == errors[0], result.err
+    if code in (130, 143):  # a signal: one line, the last, no error line
+        assert not errors and result.line.startswith("sslab: "), result.err
     assert says in result.line, (says, result.line)
 
 
@@ -287,6 +289,47 @@ def case_torn_metrics(lab):
     result = cli("run", "--resume", run)
     assert numbers(run) == numbers(lab.smoke_dir)
     return result, "report at"
+
+
+def stop_midway(lab, sig) -> tuple[Result, Path]:
+    """Start a smoke run as a user would (a process), send ``sig`` after its first record."""
+    import signal  # noqa: F401  (the caller passes signal.SIGINT / SIGTERM)
+    import subprocess
+    import sys
+    import time
+
+    out = lab.tmp / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "sslab", "run", "augment", "--preset", "smoke", "--out", str(out)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        metrics = list(out.glob("*/metrics.jsonl"))
+        if metrics and metrics[0].read_text().strip():
+            break
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=120)
+    (run,) = out.iterdir()
+    assert not (run / "summary.json").exists(), "the run finished before it could be stopped"
+    return Result(proc.returncode, stdout, stderr), run
+
+
+def case_ctrl_c(lab):
+    import signal
+
+    result, run = stop_midway(lab, signal.SIGINT)
+    return result, f"sslab: interrupted; continue with `sslab run --resume {run}`"
+
+
+def case_sigterm(lab):
+    import signal
+
+    result, run = stop_midway(lab, signal.SIGTERM)
+    again = cli("run", "--resume", run)
+    assert again.code == 0, again.err
+    assert numbers(run) == numbers(lab.smoke_dir), "the resumed run must give the same numbers"
+    return result, f"sslab: stopped by SIGTERM; continue with `sslab run --resume {run}`"
 
 
 # ---- values --------------------------------------------------------------------------------------
@@ -738,6 +781,8 @@ CASES = [
     ("data loss", "`data download --root FILE`", case_download_root_file),
     ("data loss", "`.NAME.*.tmp` left by a kill, then `--resume`", case_tmp_leftovers),
     ("data loss", "torn last line in metrics.jsonl, then `--resume`", case_torn_metrics),
+    ("data loss", "Ctrl-C (SIGINT) during a run", case_ctrl_c),
+    ("data loss", "SIGTERM during a run, then `--resume` (same numbers)", case_sigterm),
     ("values", "`run augment lr=nan`", case_lr_nan),
     ("values", "`run augment brighten=nan`", case_brighten_nan),
     ("values", "`run denoise dropout=nan`", case_dropout_nan),
@@ -792,7 +837,7 @@ CASES = [
     ("numerics", "`griffin_lim(length=300)`", case_griffin_lim_length),
     ("numerics", "`stats.claim` with NaN and None values", case_claim_nan_and_none),
 ]
-EXIT = {case_score_silent_reference: 1, case_tmp_leftovers: 0, case_torn_metrics: 0, case_cifar_protocol5: 0,
+EXIT = {case_score_silent_reference: 1, case_ctrl_c: 130, case_sigterm: 143, case_tmp_leftovers: 0, case_torn_metrics: 0, case_cifar_protocol5: 0,
         case_int16_round_trip: 0, case_griffin_lim_length: 0, case_claim_nan_and_none: 0}
 
 

@@ -71,8 +71,9 @@ def check_request(path: Path, name: str | None, overrides: Mapping[str, str] | N
         raise UserError(f"{path} is a run of {saved['recipe']}, not of {name}; {ACCEPTS}")
 
 
-def read_study(root: Path) -> dict[str, Any]:
-    """A `run all` folder's study.json, checked."""
+def read_study(root: Path, resuming: bool = False) -> dict[str, Any]:
+    """A `run all` folder's study.json, checked: its recipes (for a report), and with ``resuming``
+    everything `run all` needs to carry on."""
     path = Path(root) / STUDY_FILE
     try:
         plan = json.loads(path.read_text())
@@ -83,7 +84,7 @@ def read_study(root: Path) -> dict[str, Any]:
         raise UserError(f"{path} is damaged (no list of known recipes); restore it, or run them again with "
                         "`sslab run all`")
     for key, kinds in (("preset", str), ("overrides", dict), ("data", (str, type(None))), ("seeds", (int, type(None)))):
-        if not isinstance(plan.get(key), kinds):
+        if resuming and not isinstance(plan.get(key), kinds):
             raise UserError(f"{path}: `{key}` is missing or malformed; restore it, or run the recipes again with "
                             "`sslab run all`")
     return plan

@@ -225,7 +225,7 @@ def run_all(*, preset: str, overrides: Mapping[str, str], data: Path | None, out
     """Every recipe in turn into one study folder, then the combined report."""
     if resume is not None:
         root = Path(resume)
-        plan = resuming.read_study(root)
+        plan = resuming.read_study(root, resuming=True)
     else:
         data = _check_data_dir(data)
         tracking.check(logger)

@@ -99,7 +99,8 @@ def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop: int, iters: int = 32, 
         accelerated = rebuilt - (momentum / (1 + momentum)) * previous
         angles = accelerated / accelerated.abs().clamp_min(1e-8)
         previous = rebuilt
-    return istft(magnitude * angles, n_fft, hop, length)
+    wave = istft(magnitude * angles, n_fft, hop, natural)
+    return wave[..., :length] if length <= natural else torch.nn.functional.pad(wave, (0, length - natural))
 
 
 def spectral_convergence(magnitude: torch.Tensor, wave: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
