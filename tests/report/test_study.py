@@ -65,7 +65,7 @@ def test_run_all_ends_with_the_study_report_in_both_formats(tmp_path, monkeypatc
                           data=None, out=tmp_path, seeds=None, device="cpu", logger=logger)
     root = page.parent
     out = capsys.readouterr().out
-    assert "recipe 1 of 1: augment (about " in out and " left for this and the rest, from each preset's size" in out
+    assert "recipe 1 of 1: augment (about " in out and " left for this and the rest, from each preset's size, one core" in out
     if logger == "tensorboard":
         assert f"tensorboard --logdir {root}`" in out  # one line for the whole study
         assert any((root / "augment" / "tensorboard").glob("events.out.tfevents.*"))
