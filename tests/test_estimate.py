@@ -26,9 +26,9 @@ def test_augment_on_real_cifar10_with_the_default_preset_warns_with_the_fix():
     quick = _cfg("augment")
     line = estimate.long_run_warning("augment", quick, quick, 50_000)
     est = estimate.seconds("augment", quick, quick, 50_000)
-    assert est > estimate.LONG_S and line.startswith(f"augment: this run will take about {estimate.duration(est)} on CPU")
+    assert est > estimate.LONG_S and line.startswith(f"augment: this run will take about {estimate.duration(est)} on one CPU core")
     fewer = int(30 * estimate.LONG_S / est)
-    assert f"pass epochs={fewer}" in line and "x seeds x epochs x training items" in line
+    assert f"pass epochs={fewer}" in line and "CPU s x seeds x epochs x training items" in line
     shorter = _cfg("augment", epochs=fewer)
     assert estimate.seconds("augment", shorter, quick, 50_000) <= estimate.LONG_S
     assert estimate.long_run_warning("augment", _cfg("augment", train_size=1000), quick, 50_000) is None

@@ -1,10 +1,11 @@
 """How long a recipe will take on CPU, estimated before it starts, and the warning for long runs.
 
-The estimate scales a measured time: the seconds each recipe's ``quick`` preset took on made-up
-data on a 2-core CPU (``QUICK_S``), multiplied by the ratio of the run's size to quick's in the
+The estimate scales a measured time: the CPU seconds each recipe's ``quick`` preset took on made-up
+data with one thread (``QUICK_S``), multiplied by the ratio of the run's size to quick's in the
 loops that dominate it: seeds x epochs x training items (see ``SCALE``). It ignores what those
-factors miss (a bigger network, longer clips), so it is a floor, good to a factor of two or so;
-`sslab run all` corrects it as it goes by how fast the recipes before ran.
+factors miss (a bigger network, longer clips), so it is rough, good to a factor of two or three:
+two quiet cores run faster, a busy machine slower. `sslab run all` corrects it as it goes by how
+fast the recipes before ran.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping
 
-# Wall seconds of `sslab run RECIPE` (quick preset, made-up data) on the 2-core CPU the README
-# measures on, from `make demo` (summary.json's elapsed_s of each recipe).
-QUICK_S = {"augment": 60.0, "pretext": 40.0, "barlow": 45.0, "denoise": 50.0, "generate": 45.0}
+# CPU seconds of `OMP_NUM_THREADS=1 sslab run RECIPE` (quick preset, made-up data, 2-core machine
+# shared with other jobs): augment measured for issue 14 (/usr/bin/time user time; load average
+# about 14); the others as docs/notes/<recipe>.md records them (load average 3-4).
+QUICK_S = {"augment": 185.0, "pretext": 24.0, "barlow": 48.0, "denoise": 66.0, "generate": 58.0}
 LONG_S = 15 * 60  # warn before a run longer than this
 
 
@@ -82,6 +84,6 @@ def long_run_warning(recipe: str, config: Mapping[str, Any], quick: Mapping[str,
         fix.append("--seeds 1")
     hint = (f"; for a run of about 15 min pass {' '.join(fix)}" if fix
             else "; a smaller set (see --help-config) or a GPU makes it shorter")
-    return (f"{recipe}: this run will take about {duration(est)} on CPU or more (estimate: the quick preset's "
-            f"{QUICK_S[recipe]:.0f} s on 2 cores x seeds x epochs x training items, relative to quick){hint}; "
+    return (f"{recipe}: this run will take about {duration(est)} on one CPU core (estimate: the quick preset's "
+            f"{QUICK_S[recipe]:.0f} CPU s x seeds x epochs x training items, relative to quick){hint}; "
             f"Ctrl-C stops it and `sslab run --resume` continues it")

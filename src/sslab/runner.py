@@ -307,7 +307,7 @@ class _StudyClock:
             return f"recipe {k} of {self.n}: {rname}"
         pace = self.spent / self.expected if self.expected else 1.0
         left = estimate.duration(sum(rest) * pace)
-        basis = ("scaled by this machine's pace so far" if self.expected else "from each preset's size on a 2-core CPU")
+        basis = ("scaled by this machine's pace so far" if self.expected else "from each preset's size, one core")
         if self.real_data:
             basis += "; real data sets take longer"
         return f"recipe {k} of {self.n}: {rname} (about {left} left for this and the rest, {basis})"

@@ -15,19 +15,25 @@ def _claims(run_dir):
     return json.loads((run_dir / "summary.json").read_text())["claims"]
 
 
+def _data(run_dir):
+    """What the study table names as a run's data: the recipe's own words, else sslab's made-up label."""
+    return json.loads((run_dir / "summary.json").read_text()).get("data") or "made-up (data sslab makes itself)"
+
+
 def test_study_report_opens_with_every_claim_then_the_sections(tmp_path, augment_run, denoise_run):
     assert main(["report", str(augment_run), str(denoise_run), "--format", "both", "--out", str(tmp_path / "study")]) == 0
     page = (tmp_path / "study.html").read_text()
-    claims = [("augment", c) for c in _claims(augment_run)] + [("denoise", c) for c in _claims(denoise_run)]
-    assert len(claims) >= 2
+    claims = [("augment", c, _data(augment_run)) for c in _claims(augment_run)] + \
+        [("denoise", c, _data(denoise_run)) for c in _claims(denoise_run)]
+    assert len(claims) >= 2 and _data(augment_run).startswith("made-up scenes: ")  # the recipe names set and sizes
     first_section = page.index("<section")
-    for recipe, c in claims:
+    for recipe, c, data in claims:
         row = page.index(html.escape(f"[{recipe}] {c['claim']}"))
         assert row < first_section, "the claims table comes before the sections"
         cells = page[row:first_section].split("</tr>")[0]
         assert html.escape(c["shown"]) in cells and html.escape(c["per_seed"]) in cells  # mean, interval, seeds
         assert html.escape(c["verdict"]) in cells and f'<td data-label="n">{c["n_seeds"]}</td>' in cells
-        assert "made-up (data sslab makes itself)" in cells and "made-up data: a check of the pipeline" in cells
+        assert html.escape(data) in cells and "made-up data: a check of the pipeline" in cells
     assert page.index('id="augment"') < page.index('id="denoise"')
 
     nb = nbformat.read(tmp_path / "study.ipynb", as_version=4)
@@ -36,8 +42,8 @@ def test_study_report_opens_with_every_claim_then_the_sections(tmp_path, augment
     table = next(i for i, m in enumerate(markdown) if m.startswith("| Claim from the assignment"))
     sections = [i for i, m in enumerate(markdown) if m.startswith("## ")]
     assert table < sections[0] and len(sections) == 2
-    for recipe, c in claims:
-        assert (f"| [{recipe}] {c['claim']} | made-up (data sslab makes itself) | {c['per_seed']} | {c['shown']} | "
+    for recipe, c, data in claims:
+        assert (f"| [{recipe}] {c['claim']} | {data} | {c['per_seed']} | {c['shown']} | "
                 f"{c['n_seeds']} | **{c['verdict']}**<br>*made-up data") in markdown[table]
 
 
@@ -65,7 +71,7 @@ def test_run_all_ends_with_the_study_report_in_both_formats(tmp_path, monkeypatc
                           data=None, out=tmp_path, seeds=None, device="cpu", logger=logger)
     root = page.parent
     out = capsys.readouterr().out
-    assert "recipe 1 of 1: augment (about " in out and " left for this and the rest, from each preset's size" in out
+    assert "recipe 1 of 1: augment (about " in out and " left for this and the rest, from each preset's size, one core" in out
     if logger == "tensorboard":
         assert f"tensorboard --logdir {root}`" in out  # one line for the whole study
         assert any((root / "augment" / "tensorboard").glob("events.out.tfevents.*"))

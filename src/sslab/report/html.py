@@ -189,7 +189,7 @@ def claim_notes(c: dict) -> list[str]:
 
 def claim_cells(c: dict) -> list[str]:
     """A claim's cells as text (with `code` marks), in the order of :data:`CLAIM_COLUMNS`; the verdict last."""
-    per_seed = c.get("per_seed") or ", ".join(f"{v:.3g}" for v in c["values"])  # summaries written before per_seed existed
+    per_seed = c.get("per_seed") or ", ".join(f"{v:.3g}" for v in c["values"])  # older summaries lack it
     return [c["claim"], c.get("data", "not recorded"), per_seed, c["shown"], str(c["n_seeds"]), c["verdict"]]
 
 
@@ -200,9 +200,11 @@ def claims_table(claims) -> str:
         small = "".join(f"<small>{inline(note)}</small>" for note in claim_notes(c))
         rows.append(f'<tr class="{"madeup" if c.get("made_up") else ""}">'
                     + "".join(f'<td data-label="{col}">{inline(v)}</td>' for col, v in zip(CLAIM_COLUMNS, cells))
-                    + f'<td data-label="verdict"><span class="verdict {verdict_class(verdict)}">{html.escape(verdict)}</span>{small}</td></tr>')
+                    + f'<td data-label="verdict"><span class="verdict {verdict_class(verdict)}">'
+                    f"{html.escape(verdict)}</span>{small}</td></tr>")
     head = "".join(f"<th>{inline(col)}</th>" for col in CLAIM_COLUMNS)
-    return f'<div class="tw"><table class="claims"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    return (f'<div class="tw"><table class="claims"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def render_section(section: Section, level: int = 2) -> str:

@@ -2,8 +2,8 @@
 
 The notebook is built from the same blocks as the HTML page (sslab.report.document),
 so the two say the same things. Text, equations (LaTeX, followed by the equation drawn
-as an image, so it shows offline too), tables, claims and the resolved config become markdown cells; figures, sliders and audio become code cells
-whose outputs are already filled in (PNG as ``image/png``, sound as the ``<audio>``
+as an image, so it shows offline too), tables, claims and the resolved config become
+markdown cells; figures, sliders and audio become code cells whose outputs are already filled in (PNG as ``image/png``, sound as the ``<audio>``
 element that ``IPython.display.Audio`` would output), so Jupyter and ``nbconvert --to
 html`` show every plot and clip without running anything. The code in those cells
 is what produces the output through sslab's and IPython's API, so running the
@@ -174,7 +174,8 @@ def add_section(cells: _Cells, section: Section) -> None:
         headline = Run(section.run_dir).summary().get("headline", {})
         cells.code("from sslab.report.notebook import rounded\nfrom sslab.train.rundir import Run\n"
                    f"run = Run.open({cells.path(section.run_dir)!r})\nrounded(run.summary()['headline'])",
-                   [v4.new_output("execute_result", data={"text/plain": pprint.pformat(rounded(headline), sort_dicts=False)},
+                   [v4.new_output("execute_result",
+                                  data={"text/plain": pprint.pformat(rounded(headline), sort_dicts=False)},
                                   execution_count=None)])
     for block in section.blocks:
         add_block(cells, block)

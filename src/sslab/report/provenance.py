@@ -79,7 +79,8 @@ def python_call(conf: Mapping[str, Any], config_cls: type, presets: Mapping[str,
     call = "run = run_recipe(" + ", ".join(args) + ")"
     if str(conf.get("device", "cpu")).startswith("cpu") and conf.get("threads"):
         # run_recipe keeps a thread count the environment sets before torch starts.
-        head = f"import os\nos.environ.setdefault('OMP_NUM_THREADS', '{int(conf['threads'])}')  # CPU results depend on it\n" + head
+        threads = int(conf["threads"])
+        head = f"import os\nos.environ.setdefault('OMP_NUM_THREADS', '{threads}')  # CPU results depend on it\n" + head
     if len(call) > 100:
         call = "run = run_recipe(\n    " + ",\n    ".join(args) + ",\n)"
     return head + call + "\nprint(run.summary()['text'])"

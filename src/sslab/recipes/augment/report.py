@@ -8,6 +8,7 @@ from sslab.recipes.augment.config import ARMS
 from sslab.report import figures, records, stats
 from sslab.report.document import Figure, Section, Table, Text
 from sslab.train import atomic
+from sslab.train.checkpoint import read_model_meta
 from sslab.train.rundir import Run
 from sslab.vision.models import SmallCNN, count_parameters
 
@@ -23,6 +24,8 @@ def summarize(run: Run) -> dict:
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Baseline vs 4x augmented training set")
+    meta = read_model_meta(run.checkpoint_path(f"seed{run.config()['seeds'][0]}/baseline-model"))
+    figures.chance_line(ax, 100 / int(meta["n_classes"]))
     ax.legend()
     figures.save(fig, run.figures / "val_accuracy")
 

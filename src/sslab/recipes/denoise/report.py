@@ -38,7 +38,11 @@ def spectrogram_figure(run: Run, k: int) -> Path | None:
     for ax, (label, image, cmap) in zip(axes, panels):
         extent = (0, image.shape[1] * HOP / sr, 0, sr / 2000)
         limits = (top - 80, top) if cmap == "magma" else (0, 1)
-        ax.imshow(image, origin="lower", aspect="auto", cmap=cmap, extent=extent, vmin=limits[0], vmax=limits[1])
+        shown = ax.imshow(image, origin="lower", aspect="auto", cmap=cmap, extent=extent, vmin=limits[0],
+                          vmax=limits[1])
+        bar = fig.colorbar(shown, ax=ax, pad=0.01, fraction=0.04)
+        bar.set_label("dB" if cmap == "magma" else "mask", fontsize=7)
+        bar.ax.tick_params(labelsize=7)
         ax.set_ylabel("kHz", fontsize=8)
         ax.set_title(label, fontsize=9, loc="left")
     axes[-1].set_xlabel("seconds")

@@ -394,11 +394,14 @@ def draw_spectrograms(stem: Path, names, real: torch.Tensor, generated: torch.Te
     for g, name in enumerate(names):
         for col, (label, w) in enumerate((("real", real[g]), ("generated", generated[g]))):
             ax = axes[g][col]
-            ax.imshow(db(w), origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
-                      extent=(0, w.shape[-1] / domain.sample_rate, 0, top_of_axis))
+            shown = ax.imshow(db(w), origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
+                              extent=(0, w.shape[-1] / domain.sample_rate, 0, top_of_axis))
             ax.set_title(f"{name}: {label}", fontsize=8)
             ax.tick_params(labelsize=7)
         axes[g][0].set_ylabel("kHz" if domain.kind == "stft" else "mel band", fontsize=7)
+        bar = fig.colorbar(shown, ax=axes[g][1], pad=0.01, fraction=0.05)  # one scale for every panel
+        bar.set_label("dB", fontsize=7)
+        bar.ax.tick_params(labelsize=7)
     axes[-1][0].set_xlabel("seconds", fontsize=7)
     axes[-1][1].set_xlabel("seconds", fontsize=7)
     figures.save(fig, stem)

@@ -35,6 +35,8 @@ def summarize(run: Run) -> dict:
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{conf['config']['labeled_size']} labeled images: from scratch vs pretext transfer")
+    classes = atomic.read_json(run.root / "splits" / "labeled.json", "re-run the recipe")["classes"]
+    figures.chance_line(ax, 100 / len(classes))
     ax.legend()
     figures.save(fig, run.figures / "test_accuracy")
 
