@@ -56,8 +56,11 @@ def run_seconds(seeds: int, epochs: int, workers: int, threads: int | None) -> f
 
 def loop_images_per_s(images: int, threads: int, repeats: int) -> float:
     """The augment loop's throughput in a fresh process with ``threads`` intra-op threads (best of repeats)."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    if "OMP_WAIT_POLICY" not in env:
+        env.setdefault("GOMP_SPINCOUNT", "1000")  # as the `sslab` command sets it (sslab/cli.py)
     proc = subprocess.run([sys.executable, __file__, CHILD_LOOP, str(images), str(threads), str(repeats)],
-                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+                          capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
     return float(proc.stdout.strip().splitlines()[-1])
