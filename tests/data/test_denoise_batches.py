@@ -66,3 +66,22 @@ def test_segment_batches_cover_the_training_frames_once():
     assert int(valid.sum()) - 5 * 3 <= seen <= int(valid.sum())
     whole = list(batches(split, 2, 0, torch.Generator().manual_seed(0)))  # pairs of whole sequences
     assert len(whole) == 3 and sum(int(v.sum()) for _, _, v in whole) == int(valid.sum())
+
+
+def test_ratio_mask_target_in_whole_and_segment_batches():
+    from sslab.audio.masks import ideal_ratio_mask
+    from sslab.audio.stft import batch_stft
+
+    split = _ragged_split([1200 + 7 * i for i in range(70)])  # more files than one segment pool
+    index = torch.arange(3)
+    mag, target, valid = spectra(split, index, "irm")
+    s, lengths = split.speech.batch(index)
+    n, _ = split.noise.batch(index)
+    spec, _ = batch_stft(torch.cat([s, n]), lengths.repeat(2))
+    speech, noise = spec.abs().transpose(1, 2).chunk(2)
+    assert torch.allclose(target, ideal_ratio_mask(speech, noise))
+    assert set(spectra(split, index)[1].unique().tolist()) <= {0.0, 1.0}  # the default stays the binary mask
+    for t_trunc in (0, 2):
+        soft = [((t > 0.01) & (t < 0.99))[v].float().mean() for _, t, v in
+                batches(split, 8, t_trunc, torch.Generator().manual_seed(0), "irm")]
+        assert len(soft) > 1 and min(soft) > 0.2

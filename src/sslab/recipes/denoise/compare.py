@@ -182,6 +182,7 @@ def summary(run: Run) -> dict:
             if metric in ("pesq", "stoi") and metric in means["rnn"] and metric in means["fc"]:
                 gain = [a - b for a, b in zip(means["rnn"][metric], means["fc"][metric])]
                 claims.append(stats.claim(f"The RNN beats the FC baseline on {_name(title)}", gain, digits=digits))
+    if "rnn" in means:
         for metric, title, digits in METRICS:
             classical = [np.mean(means[s][metric]) for s in ("wiener", "subtraction") if metric in means.get(s, {})]
             if classical and metric in means["rnn"]:
