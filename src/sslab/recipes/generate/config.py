@@ -29,8 +29,10 @@ class Config(RecipeConfig):
     crop_frames: int = param(64, "spectrogram frames per training crop (a multiple of 8)", min=8, max=4096)
     z_dim: int = param(32, "latent channels per 8 frames", min=1, max=1024)
     hidden: int = param(96, "channels of the decoder, encoder and discriminator (a multiple of 8)", min=8, max=2048)
+    flow_steps: int = param(8, "model=flow: Heun steps from noise to spectrogram when sampling", min=1, max=1000)
+    guidance: float = param(2.0, "model=flow: classifier-free guidance scale (1: none)", min=1.0, max=20.0)
     batch_size: int = param(32, "crops per training step", min=2, max=4096)
-    lr: float = param(0.0, "Adam learning rate (0: 1e-3 for the VAE, 2e-4 for the GAN)", min=0.0, max=1.0)
+    lr: float = param(0.0, "Adam learning rate (0: 1e-3 for the VAE and the flow, 2e-4 for the GAN)", min=0.0, max=1.0)
     epochs: int = param(10, "generator epochs", min=1, max=100_000)
     steps_per_epoch: int = param(30, "training steps per epoch", min=1, max=1_000_000)
     eval_every: int = param(2, "judge the generated audio every this many epochs (and at the end)", min=1)
@@ -65,7 +67,7 @@ class Config(RecipeConfig):
 
     @property
     def learning_rate(self) -> float:
-        return self.lr or (1e-3 if self.model == "vae" else 2e-4)
+        return self.lr or {"vae": 1e-3, "gan": 2e-4, "flow": 1e-3}[self.model]
 
 
 PRESETS = {
