@@ -188,12 +188,15 @@ def report(run: Run) -> Section:
                   + [run.root / "audio" / p for p in listing[name]["generated"]]) for name in listing]
     confusion = np.sum([np.asarray(f["confusion"]) for f in last["final"]], axis=0)
     conf_rows = [[f"asked {name}"] + [int(v) for v in confusion[g]] for g, name in enumerate(names)]
-    model = "VAE (calibrated decoder, sigma-VAE)" if kind == "vae" else "GAN (hinge loss, projection discriminator)"
+    model = {"vae": "VAE (calibrated decoder, sigma-VAE)", "gan": "GAN (hinge loss, projection discriminator)",
+             "flow": "flow-matching model (2-D U-Net over frequency x time, classifier-free guidance "
+                     f"{cfg.get('guidance', 2.0):g}, {cfg.get('flow_steps', 8)} Heun steps)"}[kind]
+    latent = ("noise of the spectrogram's own shape" if kind == "flow"
+              else f"latent sequence of {cfg['z_dim']} channels per 8 frames")
     arch = (f"conditional {model} "
             f"on {'log-magnitude STFT' if cfg['domain'] == 'stft' else 'log-mel'} spectrograms "
-            f"(n_fft {cfg['n_fft']}, hop {cfg['hop']} at {cfg['sample_rate']} Hz), latent sequence of {cfg['z_dim']} "
-            f"channels per 8 frames, {cfg['hidden']} hidden channels; sound by fast Griffin-Lim "
-            f"({cfg['griffin_lim_iters']} iterations)")
+            f"(n_fft {cfg['n_fft']}, hop {cfg['hop']} at {cfg['sample_rate']} Hz), {latent}, "
+            f"{cfg['hidden']} hidden channels; sound by fast Griffin-Lim ({cfg['griffin_lim_iters']} iterations)")
     order = sorted(names, key=lambda n: n != test_genre)
     rows = sorted(rows, key=lambda r: r[0] != test_genre)
     second_rows = [[name] + [stats.fmt_entry(stats.mean_ci_entry([f["second_opinion"][key][name]
