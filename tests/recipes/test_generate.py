@@ -137,6 +137,8 @@ def test_smoke_run_of_the_other_models_end_to_end_with_both_opinions(tmp_path, o
     assert s["claims"][0]["mean"] == pytest.approx(both)
     if (h["classical_acc"]["mean"] > h["chance"]) != (h["classical_feature_acc"]["mean"] > h["chance"]):
         assert "DISAGREE" in s["text"]
+    if h["classical_flatness_ratio"]["mean"] > 3 or h["classical_feature_fd_ratio"]["mean"] > 10:
+        assert s["claims"][0]["verdict"] != "supported" and "noise-like" in s["text"]
     # The test genre comes first in the players.
     assert list(json.loads((run.root / "audio" / "index.json").read_text())) == ["classical", "rock"]
     assert main(["sample", "--checkpoint", str(run.root), "--genre", "rock", "--n", "1", "--seconds", "2",
