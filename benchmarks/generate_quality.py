@@ -6,7 +6,8 @@ For the test genre (classical unless the run set another) it prints, per seed an
 - the feature Frechet distance, generated vs real, over the real-vs-real floor (same clip count);
 - spectral flatness, harmonicity and onset rate, generated over real (medians);
 - the judge's share, and what the judge and the feature classifier call degraded real clips and
-  noise shaped like the test genre (their calibration);
+  noise shaped like the test genre (their calibration), and the hand-made measures of those
+  degraded clips (the bar generated clips must beat);
 - the run's wall time (first to last record).
 
     python benchmarks/generate_quality.py RUN_DIR [RUN_DIR ...]
@@ -70,6 +71,11 @@ def rows_for(runs: list[Run]) -> tuple[str, list[tuple[str, list[float], float]]
          [100 * c["noise shaped like the genre"]["features"][g] for c in calib], 0),
         (f"second opinion: blurred real {g} called {g} (%)",
          [100 * c["blurred spectrogram"]["features"][g] for c in calib], 0),
+        *[(f"{g} {name}: {label}", [c[name]["measures"][key][g] for c in calib], 2)
+          for name in ("blurred spectrogram", "noise 10 dB", "noise shaped like the genre")
+          for key, label in (("fd_ratio", "feature Frechet / floor (x)"), ("flatness_ratio", "flatness / real (x)"),
+                             ("harmonicity_ratio", "harmonicity / real (x)"))
+          if all("measures" in c[name] for c in calib)],
         ("wall time (min)", walls, 1),
     ]
 

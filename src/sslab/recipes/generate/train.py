@@ -291,11 +291,14 @@ def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: S
 
 
 def calibrate(judge: GenreJudge, second: SecondOpinion, real: torch.Tensor, names: tuple[str, ...],
-              seed: int) -> dict:
+              seed: int, per_genre: int) -> dict:
     """What the judge and the feature classifier call real held-out clips (the second opinion's sample
     of them), those clips degraded (white noise at 10 and 0 dB SNR, blurred spectrograms) and plain
     noise shaped like each genre: per set, the share called the genre it came from (or imitates),
-    overall and per genre. A judge that calls noise "classical" cannot certify generated classical clips."""
+    overall and per genre. A judge that calls noise "classical" cannot certify generated classical clips.
+    Each set also gets the hand-made measures of generated clips (``per_genre`` clips of each genre, as
+    many as the final evaluation generates, so the Frechet ratios compare): the bar a generator must
+    clear to be closer to real music than degraded real music is."""
     wave = real[second.test_index].cpu().numpy().astype(np.float64)
     lab = second.test_labels
     sets = {"real held-out": (wave, lab), **handmade.degraded_sets(wave, lab, second.sample_rate,
@@ -308,6 +311,10 @@ def calibrate(judge: GenreJudge, second: SecondOpinion, real: torch.Tensor, name
         out[name] = {who: {"all": float((pred == imitated).mean()),
                            **{n: float((pred[imitated == g] == g).mean()) for g, n in enumerate(names)}}
                      for who, pred in (("judge", by_judge), ("features", by_features))}
+        if name != "real held-out":
+            some = pick_per_genre(imitated, len(names), per_genre)
+            got = second.measures(clips[some], imitated[some], names)
+            out[name]["measures"] = {k: got[k] for k in ("fd_ratio", "flatness_ratio", "harmonicity_ratio")}
     return out
 
 
@@ -341,7 +348,7 @@ def log_judge_checks(run: Run, seed: int, cfg: Config, judge: GenreJudge, data: 
             real_flatness={n: float(ref.flatness[ref.labels == g].mean()) for g, n in enumerate(names)},
             real_hf_ratio={n: float(ref.hf_ratio[ref.labels == g].mean()) for g, n in enumerate(names)},
             n_test_segments=len(real), n_test_clips=len(clip_ids), n_train_pieces=len(data.train),
-            calibration=calibrate(judge, second, real, names, seed),
+            calibration=calibrate(judge, second, real, names, seed, cfg.final_clips),
             real_features={k: {n: float(np.median(v[second.test_labels == g])) for g, n in enumerate(names)}
                            for k, v in (("flatness", second.test.flatness), ("harmonicity", second.test.harmonicity),
                                         ("onsets_per_s", second.test.onsets_per_s))})
