@@ -1,11 +1,11 @@
-"""Conditional VAE and GAN: sampling shapes, determinism, genre conditioning, learning."""
+"""Conditional VAE, GAN and flow: sampling shapes, determinism, genre conditioning, learning, files."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from sslab.audio.generative import (UPSAMPLE, Sampler, build_model, build_optimizers, generate_audio, load_sampler,
+from sslab.audio.generative import (UPSAMPLE, build_model, build_optimizers, generate_audio, load_sampler,
                                     save_sampler, train_step)
 from sslab.audio.spectral import SpectralDomain
 from sslab.errors import UserError
@@ -24,10 +24,13 @@ def one_thread():
 
 def small(kind: str, seed: int = 0):
     torch.manual_seed(seed)
-    return build_model(kind, BINS, GENRES, z_dim=4, hidden=16, genre_dim=4)
+    model = build_model(kind, BINS, GENRES, z_dim=4, hidden=8 if kind == "flow" else 16, genre_dim=4, flow_steps=3)
+    if kind == "flow":  # its output layer starts at zero (a plain flow): give it something to say
+        torch.nn.init.normal_(model.sampler.out.weight, std=0.1)
+    return model
 
 
-@pytest.mark.parametrize("kind", ["vae", "gan"])
+@pytest.mark.parametrize("kind", ["vae", "gan", "flow"])
 def test_sampling_shape_any_length_and_determinism(kind):
     sampler = small(kind).sampler
     genres = torch.tensor([0, 1, 2, 2])
@@ -40,7 +43,7 @@ def test_sampling_shape_any_length_and_determinism(kind):
     assert torch.equal(a, b) and not torch.allclose(a, c)
 
 
-@pytest.mark.parametrize("kind", ["vae", "gan"])
+@pytest.mark.parametrize("kind", ["vae", "gan", "flow"])
 def test_changing_the_genre_changes_the_output(kind):
     sampler = small(kind).sampler
     z = sampler.draw_latents(1, 32, torch.Generator().manual_seed(0))
@@ -67,7 +70,7 @@ def _toy_batch(n: int = 12):
     return x + 0.05 * torch.randn_like(x), g
 
 
-@pytest.mark.parametrize("kind", ["vae", "gan"])
+@pytest.mark.parametrize("kind", ["vae", "gan", "flow"])
 def test_training_steps_update_the_model(kind):
     model = small(kind)
     opts = build_optimizers(model, 2e-3)
@@ -94,18 +97,39 @@ def test_vae_learns_a_genre_conditional_band():
     assert loudest.tolist() == [4] * 4 + [12] * 4 + [20] * 4
 
 
-def test_generated_audio_and_the_sampler_file_round_trip(tmp_path):
+@pytest.mark.parametrize("kind", ["vae", "gan", "flow"])
+def test_each_model_round_trips_through_save_and_load_with_equal_samples(tmp_path, kind):
     domain = SpectralDomain("stft", 8000, 64, 16)
     torch.manual_seed(0)
-    sampler = Sampler(domain.bins, 2, z_dim=4, hidden=16, genre_dim=4)
+    sampler = build_model(kind, domain.bins, 2, z_dim=4, hidden=8, genre_dim=4, flow_steps=2).sampler
     genres = torch.tensor([0, 1, 1])
     wave = generate_audio(sampler, domain, genres, 0.3, 4, torch.Generator().manual_seed(3), batch=2)
     assert wave.shape == (3, 2400) and torch.isfinite(wave).all()
     save_sampler(tmp_path / "s.safetensors", sampler, domain, ["classical", "rock"], {"griffin_lim_iters": 4})
     loaded, dom2, names, meta = load_sampler(tmp_path / "s.safetensors")
-    assert dom2 == domain and names == ["classical", "rock"] and meta["griffin_lim_iters"] == 4
+    assert type(loaded) is type(sampler) and dom2 == domain and names == ["classical", "rock"]
+    assert meta["griffin_lim_iters"] == 4
     again = generate_audio(loaded, dom2, genres, 0.3, 4, torch.Generator().manual_seed(3), batch=2)
     assert torch.equal(wave, again)
+
+
+@pytest.mark.parametrize("kind", ["vae", "flow"])
+def test_the_same_seed_gives_the_same_clips_whatever_the_number_asked(kind):
+    domain = SpectralDomain("mel", 8000, 64, 16, n_mels=12)
+    torch.manual_seed(0)
+    sampler = build_model(kind, domain.bins, 2, z_dim=4, hidden=8, genre_dim=4, flow_steps=2).sampler
+    few = generate_audio(sampler, domain, torch.zeros(2, dtype=torch.long), 0.2, 2, torch.Generator().manual_seed(5))
+    many = generate_audio(sampler, domain, torch.zeros(5, dtype=torch.long), 0.2, 2, torch.Generator().manual_seed(5),
+                          batch=3)
+    assert torch.equal(few, many[:2]) and not torch.equal(many[0], many[1])
+
+
+def test_a_long_clip_has_the_requested_length():
+    domain = SpectralDomain("stft", 4000, 64, 32)
+    torch.manual_seed(0)
+    sampler = build_model("flow", domain.bins, 2, hidden=8, genre_dim=4, flow_steps=1).sampler
+    wave = generate_audio(sampler, domain, torch.tensor([1]), 30.0, 1, torch.Generator().manual_seed(0))
+    assert wave.shape == (1, 30 * 4000) and torch.isfinite(wave).all()
 
 
 def test_load_sampler_refuses_other_files(tmp_path):

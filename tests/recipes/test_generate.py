@@ -113,6 +113,52 @@ def test_bad_input_is_a_one_line_error_and_leaves_no_run(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("model", ["gan", "flow"])
+def test_smoke_run_of_the_other_models_end_to_end_with_both_opinions(tmp_path, one_thread, model):
+    overrides = {"model": model} if model == "gan" else {"model": "flow", "domain": "mel", "n_mels": "16",
+                                                          "hidden": "8", "flow_steps": "2"}
+    run = run_recipe("generate", preset="smoke", overrides=overrides, out=tmp_path)
+    s = run.summary()
+    h = s["headline"]
+    for key in ("classical_feature_acc", "classical_feature_fd_ratio", "classical_flatness_ratio",
+                "classical_harmonicity_ratio", "feature_classifier_test_acc",
+                "judge_calls_classical_shaped_noise_classical", "judge_calls_blurred_classical_classical"):
+        assert np.isfinite(h[key]["mean"]), key
+    # The judge's noise calibration is computed for every degraded set and shown in the report.
+    calib = run.select(phase="judge-test")[0]["calibration"]
+    assert set(calib) == {"real held-out", "noise 10 dB", "noise 0 dB", "blurred spectrogram",
+                          "noise shaped like the genre"}
+    assert all(0 <= calib[k][who]["classical"] <= 1 for k in calib for who in ("judge", "features"))
+    html = (run.root / "report.html").read_text()
+    assert "Calibration of both opinions" in html and "noise shaped like the genre" in html
+    assert "Second opinion with no learned judge" in html
+    # The seed's claim stands only when both opinions agree.
+    both = min(h["classical_acc"]["mean"], h["classical_feature_acc"]["mean"]) - h["chance"]
+    assert s["claims"][0]["mean"] == pytest.approx(both)
+    if (h["classical_acc"]["mean"] > h["chance"]) != (h["classical_feature_acc"]["mean"] > h["chance"]):
+        assert "DISAGREE" in s["text"]
+    if h["classical_flatness_ratio"]["mean"] > 3 or h["classical_feature_fd_ratio"]["mean"] > 10:
+        assert s["claims"][0]["verdict"] != "supported" and "noise-like" in s["text"]
+    # The test genre comes first in the players.
+    assert list(json.loads((run.root / "audio" / "index.json").read_text())) == ["classical", "rock"]
+    assert main(["sample", "--checkpoint", str(run.root), "--genre", "rock", "--n", "1", "--seconds", "2",
+                 "--out", str(tmp_path / "samples")]) == 0
+    assert sf.info(str(next((tmp_path / "samples").glob("rock_0_*.wav")))).frames == 2 * 16000
+
+
+def test_real_music_with_one_genre_or_too_few_clips_says_so(tmp_path, capsys):
+    _write_gtzan(tmp_path / "one", genres=("classical",), clips=3)
+    out = tmp_path / "runs"
+    assert main(["run", "generate", "--preset", "smoke", "--data", str(tmp_path / "one"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "one genre (classical)" in err and len(err.strip().splitlines()) == 1
+    _write_gtzan(tmp_path / "few", clips=1)
+    assert main(["run", "generate", "--preset", "smoke", "--data", str(tmp_path / "few"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "genre classical has only 1 clip" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() or not any(out.rglob("summary.json"))
+
+
 @pytest.mark.slow
 def test_quick_preset_makes_classical_the_judge_calls_classical(tmp_path, one_thread):
     """The seed's test: generated "classical" is judged classical more often than chance (1 in 5 genres)."""

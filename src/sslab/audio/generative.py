@@ -35,7 +35,7 @@ from sslab.errors import UserError
 from sslab.train.checkpoint import load_model, read_model_meta, save_model
 
 UPSAMPLE = 8  # spectrogram frames per latent frame (three x2 upsamplings)
-KINDS = ("vae", "gan")
+KINDS = ("vae", "gan", "flow")
 
 
 class FiLMUpBlock(nn.Module):
@@ -178,12 +178,154 @@ class ConditionalGAN(nn.Module):
         return -self.discriminator(self.fake(genres, frames), genres).mean()
 
 
+# ---- conditional flow matching with a 2-D U-Net ---------------------------------------------
+class FiLMConvBlock2d(nn.Module):
+    """Two 3x3 convolutions over (frequency, time) with a residual path; the genre and the flow time
+    enter as a per-channel scale and shift (FiLM) after the first."""
+
+    def __init__(self, c_in: int, c_out: int, cond_dim: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.norm1 = nn.GroupNorm(min(8, c_out), c_out)
+        self.film = nn.Linear(cond_dim, 2 * c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.norm2 = nn.GroupNorm(min(8, c_out), c_out)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(self.conv1(x))
+        scale, shift = self.film(cond)[:, :, None, None].chunk(2, dim=1)
+        h = F.silu(h * (1 + scale) + shift)
+        return self.skip(x) + self.conv2(F.silu(self.norm2(h)))
+
+
+class FlowSampler(nn.Module):
+    """Noise (batch, bins, frames) + genre -> log-magnitude spectrogram, by integrating the velocity
+    field of a 2-D U-Net (frequency x time) from t=0 (noise) to t=1 (data) with Heun steps.
+
+    The U-Net sees the spectrogram as an image, so harmonics (stacks of narrow lines) and onsets
+    (vertical edges) are local 2-D patterns it can draw sharply, where a 1-D decoder with the
+    frequency bins as channels makes blurred bands. It is fully convolutional: trained on short
+    crops, it generates any length in one pass. Classifier-free guidance: the genre is dropped
+    (replaced by an extra "any genre" id) for 10% of training crops, and sampling extrapolates
+    ``guidance`` times from the unconditional towards the conditional velocity.
+    """
+
+    kind = "flow"
+    LEVELS = 2  # two x2 downsamplings in frequency and time
+
+    def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
+                 genre_dim: int = 16):
+        super().__init__()
+        self.bins, self.n_genres, self.hidden, self.steps, self.guidance = bins, n_genres, hidden, steps, guidance
+        self.z_dim = 1
+        self.genre = nn.Embedding(n_genres + 1, genre_dim)  # the last id: no genre (guidance)
+        cond = 2 * genre_dim
+        self.time = nn.Sequential(nn.Linear(genre_dim, genre_dim), nn.SiLU(), nn.Linear(genre_dim, genre_dim))
+        widths = [hidden * 2 ** i for i in range(self.LEVELS + 1)]
+        self.inp = nn.Conv2d(1, widths[0], 3, padding=1)
+        self.down = nn.ModuleList(FiLMConvBlock2d(widths[i], widths[i + 1], cond) for i in range(self.LEVELS))
+        self.mid = FiLMConvBlock2d(widths[-1], widths[-1], cond)
+        self.up = nn.ModuleList(FiLMConvBlock2d(2 * widths[i + 1], widths[i], cond) for i in reversed(range(self.LEVELS)))
+        self.top = FiLMConvBlock2d(2 * widths[0], widths[0], cond)
+        self.out = nn.Conv2d(widths[0], 1, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        self.register_buffer("mean", torch.zeros(bins))
+        self.register_buffer("std", torch.ones(bins))
+
+    standardize = Sampler.standardize
+    unstandardize = Sampler.unstandardize
+    fit_standardizer = Sampler.fit_standardizer
+
+    def _time_features(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.genre.embedding_dim // 2
+        freqs = torch.exp(-math.log(1000.0) * torch.arange(half, device=t.device) / half)
+        angles = 1000.0 * t[:, None] * freqs[None]
+        return self.time(torch.cat([angles.sin(), angles.cos()], dim=1))
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, genres: torch.Tensor) -> torch.Tensor:
+        """d x / d t at ``x`` (batch, bins, frames), flow time ``t`` (batch,), genre ids (batch,)."""
+        pad_f, pad_t = (-x.shape[1]) % 2 ** self.LEVELS, (-x.shape[2]) % 2 ** self.LEVELS
+        h = F.pad(x, (0, pad_t, 0, pad_f))[:, None]
+        cond = torch.cat([self.genre(genres), self._time_features(t)], dim=1)
+        h = self.inp(h)
+        skips = [h]
+        for block in self.down:  # full -> 1/2 -> 1/4 resolution
+            h = block(F.avg_pool2d(h, 2), cond)
+            skips.append(h)
+        h = self.mid(h, cond)
+        for block in self.up:  # merge the skip at this resolution, then up to the next
+            h = block(torch.cat([h, skips.pop()], dim=1), cond)
+            h = F.interpolate(h, size=skips[-1].shape[-2:], mode="nearest")
+        h = self.top(torch.cat([h, skips.pop()], dim=1), cond)
+        return self.out(F.silu(h))[:, 0, : x.shape[1], : x.shape[2]]
+
+    def draw_latents(self, n: int, frames: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.bins, frames, generator=generator).to(self.mean.device)
+
+    def guided(self, x: torch.Tensor, t: float, genres: torch.Tensor) -> torch.Tensor:
+        tt = torch.full((len(x),), t, device=x.device)
+        if self.guidance == 1.0:
+            return self.velocity(x, tt, genres)
+        both = self.velocity(torch.cat([x, x]), torch.cat([tt, tt]),
+                             torch.cat([genres, torch.full_like(genres, self.n_genres)]))
+        cond, uncond = both.chunk(2)
+        return uncond + self.guidance * (cond - uncond)
+
+    @torch.no_grad()
+    def sample(self, genres: torch.Tensor, frames: int, generator: torch.Generator | None = None,
+               z: torch.Tensor | None = None) -> torch.Tensor:
+        """Log-magnitudes (n, bins, frames) for genre ids ``genres`` (n,), starting from noise ``z``."""
+        self.eval()
+        genres = genres.to(self.mean.device)
+        x = self.draw_latents(len(genres), frames, generator) if z is None else z
+        dt = 1.0 / self.steps
+        for i in range(self.steps):  # Heun's method: two velocity evaluations per step
+            t = i * dt
+            v = self.guided(x, t, genres)
+            x_next = x + dt * v
+            if i + 1 < self.steps:
+                x_next = x + 0.5 * dt * (v + self.guided(x_next, t + dt, genres))
+            x = x_next
+        return self.unstandardize(x)
+
+    def settings(self) -> dict[str, Any]:
+        return {"kind": "flow", "bins": self.bins, "n_genres": self.n_genres, "hidden": self.hidden,
+                "steps": self.steps, "guidance": self.guidance, "genre_dim": self.genre.embedding_dim}
+
+
+class ConditionalFlow(nn.Module):
+    """Conditional flow matching (Lipman et al. 2023; rectified flow): x_t = (1-t) noise + t data, and the
+    U-Net regresses the straight-line velocity data - noise."""
+
+    kind = "flow"
+    DROP_GENRE = 0.1
+
+    def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
+                 genre_dim: int = 16):
+        super().__init__()
+        self.sampler = FlowSampler(bins, n_genres, hidden, steps, guidance, genre_dim)
+
+    def losses(self, x: torch.Tensor, genres: torch.Tensor) -> dict[str, torch.Tensor]:
+        noise = torch.randn_like(x)
+        t = torch.rand(len(x), device=x.device)
+        xt = (1 - t[:, None, None]) * noise + t[:, None, None] * x
+        drop = torch.rand(len(x), device=x.device) < self.DROP_GENRE
+        genres = torch.where(drop, torch.full_like(genres, self.sampler.n_genres), genres)
+        loss = F.mse_loss(self.sampler.velocity(xt, t, genres), x - noise)
+        return {"loss": loss}
+
+
 def build_model(kind: str, bins: int, n_genres: int, z_dim: int = 32, hidden: int = 128,
-                genre_dim: int = 16) -> ConditionalVAE | ConditionalGAN:
+                genre_dim: int = 16, flow_steps: int = 16, guidance: float = 2.0
+                ) -> ConditionalVAE | ConditionalGAN | ConditionalFlow:
     if kind == "vae":
         return ConditionalVAE(bins, n_genres, z_dim, hidden, genre_dim)
     if kind == "gan":
         return ConditionalGAN(bins, n_genres, z_dim, hidden, genre_dim)
+    if kind == "flow":
+        return ConditionalFlow(bins, n_genres, hidden, flow_steps, guidance, genre_dim)
     raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
@@ -221,24 +363,31 @@ def train_step(model: nn.Module, optimizers: dict[str, torch.optim.Optimizer], x
 
 # ---- from noise to sound, and the sampler on disk -----------------------------------------
 @torch.no_grad()
-def generate_audio(sampler: Sampler, domain: SpectralDomain, genres: torch.Tensor, seconds: float,
+def generate_audio(sampler: Sampler | FlowSampler, domain: SpectralDomain, genres: torch.Tensor, seconds: float,
                    griffin_lim_iters: int = 32, generator: torch.Generator | None = None,
                    batch: int = 32) -> torch.Tensor:
     """Waveforms (n, seconds * rate) for genre ids ``genres``; reproducible under ``generator``.
 
-    Latents and Griffin-Lim's initial phases are both drawn from ``generator``, in
-    batches of ``batch`` clips so long requests do not hold every spectrogram at once.
+    One number is drawn from ``generator``; clip i then draws its latents and Griffin-Lim's initial
+    phases from its own generator seeded with that number + i, so clip i is the same whatever the
+    number of clips asked for or the batch they are made in (batches of ``batch`` clips, so long
+    requests do not hold every spectrogram at once).
     """
     sampler.eval()
     frames = domain.frames(seconds)
+    base = int(torch.randint(2 ** 62, (1,), generator=generator))
     out = []
-    for chunk in genres.split(batch):
-        log_mag = sampler.sample(chunk, frames, generator)
-        out.append(domain.decode(log_mag, iters=griffin_lim_iters, seconds=seconds, generator=generator).cpu())
+    for start in range(0, len(genres), batch):
+        chunk = genres[start: start + batch]
+        gens = [torch.Generator().manual_seed(base + start + i) for i in range(len(chunk))]
+        z = torch.cat([sampler.draw_latents(1, frames, g) for g in gens])
+        log_mag = sampler.sample(chunk, frames, z=z)
+        phase = torch.stack([torch.rand(domain.n_fft // 2 + 1, frames, generator=g) for g in gens])
+        out.append(domain.decode(log_mag, iters=griffin_lim_iters, seconds=seconds, phase=phase).cpu())
     return torch.cat(out)
 
 
-def save_sampler(path, sampler: Sampler, domain: SpectralDomain, genres: list[str] | tuple[str, ...],
+def save_sampler(path, sampler: Sampler | FlowSampler, domain: SpectralDomain, genres: list[str] | tuple[str, ...],
                  extra: dict[str, Any] | None = None) -> None:
     """Weights (safetensors) and everything needed to rebuild the sampler and make sound."""
     meta = {"kind": "sslab-generate-sampler", "genres": list(genres), "sampler": sampler.settings(),
@@ -247,13 +396,18 @@ def save_sampler(path, sampler: Sampler, domain: SpectralDomain, genres: list[st
     save_model(path, sampler, meta)
 
 
-def load_sampler(path) -> tuple[Sampler, SpectralDomain, list[str], dict[str, Any]]:
+def load_sampler(path) -> tuple[Sampler | FlowSampler, SpectralDomain, list[str], dict[str, Any]]:
     meta = read_model_meta(path)
     if meta.get("kind") != "sslab-generate-sampler":
         raise UserError(f"{path} is not a sampler written by `sslab run generate`; pass its run directory "
                         "or checkpoints/seed<N>-sampler.safetensors")
     try:
-        sampler = Sampler(**{k: int(v) for k, v in meta["sampler"].items()})
+        settings = dict(meta["sampler"])
+        if settings.pop("kind", "vae") == "flow":
+            sampler = FlowSampler(int(settings["bins"]), int(settings["n_genres"]), int(settings["hidden"]),
+                                  int(settings["steps"]), float(settings["guidance"]), int(settings["genre_dim"]))
+        else:
+            sampler = Sampler(**{k: int(v) for k, v in settings.items()})
         domain = SpectralDomain(**meta["domain"])
         genres = [str(g) for g in meta["genres"]]
     except (KeyError, TypeError, ValueError) as exc:

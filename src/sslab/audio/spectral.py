@@ -80,7 +80,8 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0
 
 
 def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop: int, iters: int = 32, momentum: float = 0.99,
-                length: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+                length: int | None = None, generator: torch.Generator | None = None,
+                phase: torch.Tensor | None = None) -> torch.Tensor:
     """Waveforms (batch, samples) whose STFT magnitude approximates ``magnitude`` (batch, bins, frames).
 
     Fast Griffin-Lim; the initial phase is random (drawn from ``generator``, so the
@@ -91,7 +92,9 @@ def griffin_lim(magnitude: torch.Tensor, n_fft: int, hop: int, iters: int = 32, 
     length = natural if length is None else int(length)
     if length < 1:
         raise ValueError(f"griffin_lim: length must be at least 1 sample (got {length})")
-    phase = torch.rand(magnitude.shape, generator=generator, device="cpu").to(magnitude.device) * (2 * math.pi)
+    if phase is None:  # or the caller's draws in [0, 1), (batch, bins, frames)
+        phase = torch.rand(magnitude.shape, generator=generator, device="cpu")
+    phase = phase.to(magnitude.device) * (2 * math.pi)
     angles = torch.polar(torch.ones_like(magnitude), phase)
     previous = torch.zeros_like(angles)
     for _ in range(iters):
@@ -160,9 +163,11 @@ class SpectralDomain:
         return x
 
     def decode(self, log_features: torch.Tensor, iters: int = 32, seconds: float | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """Waveforms (batch, samples) from log-magnitudes, by Griffin-Lim."""
-        wave = griffin_lim(self.linear_magnitude(log_features), self.n_fft, self.hop, iters=iters, generator=generator)
+               generator: torch.Generator | None = None, phase: torch.Tensor | None = None) -> torch.Tensor:
+        """Waveforms (batch, samples) from log-magnitudes, by Griffin-Lim (initial ``phase`` in [0, 1)
+        turns, (batch, n_fft//2+1, frames), or drawn from ``generator``)."""
+        wave = griffin_lim(self.linear_magnitude(log_features), self.n_fft, self.hop, iters=iters, generator=generator,
+                           phase=phase)
         if seconds is not None:
             wave = wave[:, : int(round(seconds * self.sample_rate))]
         return wave

@@ -1,19 +1,23 @@
 """Recipe `generate` (assignment 003, problem 2.1): a genre-conditioned generative audio model.
 
-A conditional VAE (or GAN) on log-magnitude spectrograms makes clips of a requested
-genre; Griffin-Lim turns the magnitudes into sound. The seed judges the audio itself
-(noise, quality and above all the genre, "classical" for the test), so the recipe trains
-its own judge, a genre classifier on real clips, checks it on held-out clips, and uses it
-every few epochs and at the end to score generated clips: the share judged to be the
-requested genre, a Frechet distance between the judge's embeddings of real held-out
-and generated clips (FAD-style), and how noise-like the generated classical clips are
-(spectral flatness, energy above 4 kHz) next to real ones.
+A conditional VAE, GAN or flow-matching model on log-magnitude spectrograms makes clips of
+a requested genre; Griffin-Lim turns the magnitudes into sound. The seed judges the audio
+itself (noise, quality and above all the genre, "classical" for the test), so the recipe
+trains its own judge, a genre classifier on real clips, and checks it twice: on held-out
+real clips, and on things that are not music of a genre (real clips with noise, blurred
+spectrograms, noise shaped like a genre), because a judge that calls those "classical"
+cannot certify generated audio. Beside it stands a second opinion with no learned judge
+(sslab.audio.features): hand-made features (MFCC, spectral shape, chroma, contrast,
+harmonicity, onsets), their Frechet distance to real clips over the real-vs-real floor, and a
+simple classifier on them fitted on real clips. The seed's claim is supported only when both
+opinions call the generated clips the requested genre.
 
 Each step of the assignment, and where it is done:
 1. load GTZAN (or made-up music), cut clips into pieces ... train.load_data, sslab.data.gtzan.load_music_folder
 2. hold out a share of each genre's clips .................. sslab.data.gtzan.split_by_clip
 3. train a judge (genre classifier) on real clips .......... train.train_judge, sslab.audio.judge.GenreJudge
-4. check the judge on held-out clips, set the yardsticks ... train.log_judge_checks
+4. check the judge on held-out and degraded clips ......... train.log_judge_checks, train.calibrate
+   the judge-free second opinion .......................... train.SecondOpinion, sslab.audio.features
 5. train the conditional generative model .................. train.train_generator, sslab.audio.generative
 6. generate clips of a requested genre, judge them ......... sslab.audio.generative.generate_audio,
                                                              sslab.audio.judge.judge_generated
@@ -49,6 +53,7 @@ RECIPE = Recipe(
     summarize=summarize,
     report=report,
     locate_data=locate_data,
-    description="conditional VAE/GAN on spectrograms, Griffin-Lim, judged by a genre classifier trained on real clips",
+    description="conditional VAE/GAN/flow on spectrograms, Griffin-Lim, judged by a genre classifier trained on real "
+                "clips and by hand-made features",
     next_steps=next_steps,
 )

@@ -29,8 +29,10 @@ class Config(RecipeConfig):
     crop_frames: int = param(64, "spectrogram frames per training crop (a multiple of 8)", min=8, max=4096)
     z_dim: int = param(32, "latent channels per 8 frames", min=1, max=1024)
     hidden: int = param(96, "channels of the decoder, encoder and discriminator (a multiple of 8)", min=8, max=2048)
+    flow_steps: int = param(8, "model=flow: Heun steps from noise to spectrogram when sampling", min=1, max=1000)
+    guidance: float = param(2.0, "model=flow: classifier-free guidance scale (1: none)", min=1.0, max=20.0)
     batch_size: int = param(32, "crops per training step", min=2, max=4096)
-    lr: float = param(0.0, "Adam learning rate (0: 1e-3 for the VAE, 2e-4 for the GAN)", min=0.0, max=1.0)
+    lr: float = param(0.0, "Adam learning rate (0: 1e-3 for the VAE and the flow, 2e-4 for the GAN)", min=0.0, max=1.0)
     epochs: int = param(10, "generator epochs", min=1, max=100_000)
     steps_per_epoch: int = param(30, "training steps per epoch", min=1, max=1_000_000)
     eval_every: int = param(2, "judge the generated audio every this many epochs (and at the end)", min=1)
@@ -65,7 +67,7 @@ class Config(RecipeConfig):
 
     @property
     def learning_rate(self) -> float:
-        return self.lr or (1e-3 if self.model == "vae" else 2e-4)
+        return self.lr or {"vae": 1e-3, "gan": 2e-4, "flow": 1e-3}[self.model]
 
 
 PRESETS = {
@@ -75,8 +77,10 @@ PRESETS = {
               "griffin_lim_iters": 4, "report_clips": 1, "report_seconds": 1.0, "crop_frames": 32},
     "quick": {},
     # The seed: GTZAN, its 10 genres at 22,050 Hz, "classical" tested; it leaves model and
-    # training open, so these are sizes a GPU trains in about an hour.
-    "paper": {"sample_rate": 22050, "n_fft": 1024, "hop": 256, "crop_frames": 128, "z_dim": 64, "hidden": 256,
+    # training open, so these are sizes meant for one GPU in well under an hour (not yet timed on one).
+    # The flow model: on real music it made the least noise-like spectra (docs/notes/generate.md).
+    "paper": {"model": "flow", "domain": "mel", "n_mels": 128, "flow_steps": 16,
+              "sample_rate": 22050, "n_fft": 1024, "hop": 256, "crop_frames": 128, "z_dim": 64, "hidden": 64,
               "batch_size": 64, "epochs": 100, "steps_per_epoch": 200, "eval_every": 10, "eval_clips": 32,
               "final_clips": 100, "eval_seconds": 3.0, "judge_epochs": 30, "judge_steps": 100,
               "griffin_lim_iters": 64, "synthetic_clips": 100, "piece_seconds": 10.0, "report_clips": 1,

@@ -141,7 +141,8 @@ def estimate_minutes(cfg: Config, data: GenreData, domain: SpectralDomain) -> fl
     with torch.random.fork_rng(devices=[]):
         judge = GenreJudge(data.sample_rate, len(data.genres)).to(dev)
         judge_opt = torch.optim.Adam(judge.parameters(), lr=cfg.judge_lr)
-        model = build_model(cfg.model, domain.bins, len(data.genres), cfg.z_dim, cfg.hidden).to(dev)
+        model = build_model(cfg.model, domain.bins, len(data.genres), cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
+                            guidance=cfg.guidance).to(dev)
         optimizers = build_optimizers(model, cfg.learning_rate)
 
         def timed(step, n=3):
@@ -169,6 +170,12 @@ def estimate_minutes(cfg: Config, data: GenreData, domain: SpectralDomain) -> fl
     return seconds / 60
 
 
+def pick_per_genre(labels: np.ndarray, n_genres: int, most: int) -> np.ndarray:
+    """Indices of at most ``most`` items of each genre, a fixed random choice, in order."""
+    rng = np.random.default_rng(SPLIT_SEED)
+    return np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == g))[:most] for g in range(n_genres)]))
+
+
 @dataclass
 class SecondOpinion:
     """The judge-free view: hand-made features of real clips (train split: the reference and the
@@ -180,23 +187,26 @@ class SecondOpinion:
     test: handmade.ClipMeasures
     test_labels: np.ndarray
     classifier: handmade.FeatureClassifier
+    test_index: np.ndarray   # which held-out segments `test` holds
+    TRAIN_PER_GENRE = 150
+    TEST_PER_GENRE = 48
 
     @classmethod
     def fit(cls, cfg: Config, data: GenreData, real_test: torch.Tensor, test_labels: torch.Tensor) -> "SecondOpinion":
-        # Up to 200 segments per genre from the training pieces, the same for every seed.
+        # Up to TRAIN_PER_GENRE segments per genre from the training pieces and TEST_PER_GENRE held-out
+        # ones, the same for every seed (enough for the statistics, and cheap on a CPU).
         length = int(round(cfg.eval_seconds * data.sample_rate))
         per_piece = data.train.shape[1] // length
         segs = data.train[:, : per_piece * length].reshape(-1, length)
-        labels = data.train_labels.repeat_interleave(per_piece)
-        rng = np.random.default_rng(SPLIT_SEED)
-        keep = np.concatenate([rng.permutation(np.flatnonzero(labels.cpu().numpy() == g))[:200]
-                               for g in range(len(data.genres))])
+        labels = data.train_labels.repeat_interleave(per_piece).cpu().numpy()
+        keep = pick_per_genre(labels, len(data.genres), cls.TRAIN_PER_GENRE)
         train = handmade.clip_features(segs[torch.from_numpy(keep).to(segs.device)].cpu().numpy() / 32767.0,
                                        data.sample_rate)
-        train_labels = labels.cpu().numpy()[keep]
-        clf = handmade.FeatureClassifier().fit(train.features, train_labels, len(data.genres))
-        return cls(data.sample_rate, train.features, train_labels,
-                   handmade.clip_features(real_test.cpu().numpy(), data.sample_rate), test_labels.cpu().numpy(), clf)
+        clf = handmade.FeatureClassifier().fit(train.features, labels[keep], len(data.genres))
+        test_keep = pick_per_genre(test_labels.cpu().numpy(), len(data.genres), cls.TEST_PER_GENRE)
+        return cls(data.sample_rate, train.features, labels[keep],
+                   handmade.clip_features(real_test[test_keep].cpu().numpy(), data.sample_rate),
+                   test_labels.cpu().numpy()[test_keep], clf, test_keep)
 
     def measures(self, wave: np.ndarray, genres_of: np.ndarray, names: tuple[str, ...]) -> dict:
         """Per genre: share the feature classifier assigns to the requested genre, feature Frechet distance
@@ -249,7 +259,8 @@ def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: S
     """Step 2: the conditional VAE or GAN on spectrogram crops, its clips judged every ``eval_every`` epochs."""
     names = data.genres
     torch.manual_seed(phase_seed(seed, f"init-{cfg.model}"))
-    model = build_model(cfg.model, domain.bins, len(names), cfg.z_dim, cfg.hidden).to(data.train.device)
+    model = build_model(cfg.model, domain.bins, len(names), cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
+                        guidance=cfg.guidance).to(data.train.device)
     crop_len = samples_for(cfg.crop_frames, cfg.hop)
     stats_gen = torch.Generator().manual_seed(phase_seed(seed, "standardizer"))
     sample, _ = random_crops(data.train, data.train_labels, min(512, 16 * len(data.train)), crop_len, stats_gen)
@@ -279,13 +290,17 @@ def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: S
     return model
 
 
-def calibrate(judge: GenreJudge, second: SecondOpinion, real: torch.Tensor, labels: torch.Tensor,
-              names: tuple[str, ...], seed: int) -> dict:
-    """What the judge and the feature classifier call real held-out clips, degraded real clips (white
-    noise at 10 and 0 dB SNR, blurred spectrograms) and plain noise shaped like each genre: per set,
-    the share called the genre it came from (or imitates), overall and per genre. A judge that calls
-    noise "classical" cannot certify generated classical clips."""
-    wave, lab = real.cpu().numpy().astype(np.float64), labels.cpu().numpy()
+def calibrate(judge: GenreJudge, second: SecondOpinion, real: torch.Tensor, names: tuple[str, ...],
+              seed: int, per_genre: int) -> dict:
+    """What the judge and the feature classifier call real held-out clips (the second opinion's sample
+    of them), those clips degraded (white noise at 10 and 0 dB SNR, blurred spectrograms) and plain
+    noise shaped like each genre: per set, the share called the genre it came from (or imitates),
+    overall and per genre. A judge that calls noise "classical" cannot certify generated classical clips.
+    Each set also gets the hand-made measures of generated clips (``per_genre`` clips of each genre, as
+    many as the final evaluation generates, so the Frechet ratios compare): the bar a generator must
+    clear to be closer to real music than degraded real music is."""
+    wave = real[second.test_index].cpu().numpy().astype(np.float64)
+    lab = second.test_labels
     sets = {"real held-out": (wave, lab), **handmade.degraded_sets(wave, lab, second.sample_rate,
                                                                      phase_seed(seed, "calibration"))}
     out = {}
@@ -296,6 +311,10 @@ def calibrate(judge: GenreJudge, second: SecondOpinion, real: torch.Tensor, labe
         out[name] = {who: {"all": float((pred == imitated).mean()),
                            **{n: float((pred[imitated == g] == g).mean()) for g, n in enumerate(names)}}
                      for who, pred in (("judge", by_judge), ("features", by_features))}
+        if name != "real held-out":
+            some = pick_per_genre(imitated, len(names), per_genre)
+            got = second.measures(clips[some], imitated[some], names)
+            out[name]["measures"] = {k: got[k] for k in ("fd_ratio", "flatness_ratio", "harmonicity_ratio")}
     return out
 
 
@@ -329,7 +348,7 @@ def log_judge_checks(run: Run, seed: int, cfg: Config, judge: GenreJudge, data: 
             real_flatness={n: float(ref.flatness[ref.labels == g].mean()) for g, n in enumerate(names)},
             real_hf_ratio={n: float(ref.hf_ratio[ref.labels == g].mean()) for g, n in enumerate(names)},
             n_test_segments=len(real), n_test_clips=len(clip_ids), n_train_pieces=len(data.train),
-            calibration=calibrate(judge, second, real, ref.labels, names, seed),
+            calibration=calibrate(judge, second, real, names, seed, cfg.final_clips),
             real_features={k: {n: float(np.median(v[second.test_labels == g])) for g, n in enumerate(names)}
                            for k, v in (("flatness", second.test.flatness), ("harmonicity", second.test.harmonicity),
                                         ("onsets_per_s", second.test.onsets_per_s))})
