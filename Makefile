@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(VENV)/bin/sslab run all --preset quick --out runs
 
 test: $(DEVSTAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=25
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
