@@ -66,8 +66,13 @@ def summarize(run: Run) -> dict:
         f"judge_calls_blurred_{test_genre}_{test_genre}": entry(
             [c["blurred spectrogram"]["judge"][test_genre] for c in calib]),
     }
-    judge_ok, feat_ok = (stats.claim("", [a - chance for a in v])["verdict"] == "supported"
-                         for v in (acc_test, feat_test))
+    def calls_it(values: list[float]) -> bool:
+        """An opinion calls the clips the test genre: above chance by its interval, or (one seed, no
+        interval) by its value."""
+        c = stats.claim("", [a - chance for a in values])
+        return c["verdict"] == "supported" or (c["n_seeds"] == 1 and c["mean"] > 0)
+
+    judge_ok, feat_ok = calls_it(acc_test), calls_it(feat_test)
     # Both opinions call noise shaped like a genre that genre (see the calibration table), so their
     # verdicts alone cannot certify noise-like audio: the claim also needs generated clips whose
     # hand-made features are near real ones (the issue's first-step bounds).
