@@ -10,7 +10,9 @@ from sslab import recipes as registry
 from sslab_testing import REPO
 
 SCRIPT = REPO / "benchmarks" / "gpu_check.py"
-CPU_ONLY = {"gpu_check.py", "reference_models.py", "parallel_seeds.py"}  # not speed checks of a device
+# Not speed checks of a device: the check itself, a helper module, CPU worker scheduling, and two
+# quality measurements (PESQ/STOI cost on the CPU; a run directory's generate measures).
+CPU_ONLY = {"gpu_check.py", "reference_models.py", "parallel_seeds.py", "denoise_quality.py", "generate_quality.py"}
 
 
 def _module():
