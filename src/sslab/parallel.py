@@ -133,6 +133,10 @@ class SeedRun(Run):
     def claim(self) -> None:
         """Nothing to take: the parent `sslab run` holds the run directory's lock for all its workers."""
 
+    def take_for_resume(self) -> None:
+        """Nothing to do: the parent took the directory (lock, diverged check, leftovers) before starting
+        the workers; a worker removing temporary files would delete the other seeds' writes in flight."""
+
     def state_files(self) -> list[Path]:
         # Stage names start with the seed ("seed3/baseline" -> seed3-baseline.state.safetensors).
         return sorted(self.checkpoints.glob(f"seed{self.seed}-*.state.safetensors"))
