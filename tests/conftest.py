@@ -53,3 +53,53 @@ def cifar_jpeg_slice(tmp_path_factory) -> Path:
     if len(taken) < 20:
         pytest.skip(f"{CIFAR_TARBALL} does not have the train/<class>/, test/<class>/ layout expected")
     return out
+
+
+# ---- finished runs several test modules read (made once per session; copy one before changing it) ----
+def _finished(out: Path, recipe: str, **kwargs) -> Path:
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from sslab.runner import run_recipe
+
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        return run_recipe(recipe, out=out, **kwargs).root
+
+
+@pytest.fixture(scope="session")
+def augment_seed0_cpu(tmp_path_factory) -> Path:
+    """`sslab run augment --preset smoke --device cpu --workers 1`: one seed (0), sequential layout."""
+    return _finished(tmp_path_factory.mktemp("augment-seed0"), "augment", preset="smoke", device="cpu", workers=1)
+
+
+@pytest.fixture(scope="session")
+def augment_two_seeds_cpu(tmp_path_factory) -> Path:
+    """`sslab run augment --preset smoke --seeds 2 --device cpu --workers 1`: both seeds in one process."""
+    return _finished(tmp_path_factory.mktemp("augment-two-seeds"), "augment", preset="smoke", seeds=2, device="cpu",
+                     workers=1)
+
+
+@pytest.fixture(scope="session")
+def augment_two_seeds_parallel(tmp_path_factory):
+    """`sslab run augment --preset smoke --seeds 2 --device cpu --workers 2`, as a user starts it (a process):
+    (the finished run folder, the finished process with its output)."""
+    from sslab_testing import sslab
+
+    out = tmp_path_factory.mktemp("augment-parallel")
+    proc = sslab("run", "augment", "--preset", "smoke", "--seeds", "2", "--device", "cpu", "--workers", "2",
+                 "--out", str(out), env={"OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = out.iterdir()
+    return run, proc
+
+
+@pytest.fixture(scope="session")
+def denoise_run(tmp_path_factory) -> Path:
+    """`sslab run denoise --preset smoke` (a process): figures, audio clips, an equation, claims."""
+    from sslab_testing import sslab
+
+    out = tmp_path_factory.mktemp("denoise-run")
+    proc = sslab("run", "denoise", "--preset", "smoke", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (run_dir,) = [p for p in out.iterdir() if p.name.startswith("denoise-")]
+    return run_dir

@@ -79,3 +79,21 @@ def make_nested_link_escape(path):
         evil = tarfile.TarInfo("escape/evil.txt")
         evil.size = len(data)
         tar.addfile(evil, io.BytesIO(data))
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """``sslab ARGS`` in this process (``sslab.cli.main``, what the command runs), its exit code and output
+    captured as :func:`sslab` returns them; for the many one-line refusals, which then need no new Python
+    (a subprocess spends seconds importing torch). An exception escaping main propagates: the test fails."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from sslab.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+    return subprocess.CompletedProcess(["sslab", *args], code, out.getvalue(), err.getvalue())

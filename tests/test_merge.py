@@ -1,31 +1,26 @@
 """`sslab merge`: runs of other seeds on other machines, one run directory with all of them."""
 
+import io
 import json
 import shutil
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 import yaml
 
-from sslab_testing import sslab
-
-ARGS = ["run", "augment", "--preset", "smoke", "--device", "cpu", "--workers", "1"]
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}
-
-
-def _run(tmp: Path, name: str, *extra: str) -> Path:
-    out = tmp / name
-    proc = sslab(*ARGS, *extra, "--out", str(out), env=ONE_THREAD)
-    assert proc.returncode == 0, proc.stderr
-    (run,) = out.iterdir()
-    return run
-
+from sslab_testing import cli, sslab
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, Path]:
-    tmp = tmp_path_factory.mktemp("merge")
-    return {"seed0": _run(tmp, "a", "seed=0"), "seed1": _run(tmp, "b", "seed=1"),
-            "both": _run(tmp, "c", "--seeds", "2")}
+def runs(tmp_path_factory, augment_seed0_cpu, augment_two_seeds_cpu) -> dict[str, Path]:
+    """Finished `sslab run augment --preset smoke --device cpu --workers 1` runs of seed 0, of seed 1 and of
+    both seeds (`--seeds 2`); the first and the last are the session's (tests/conftest.py), read only here."""
+    from sslab.runner import run_recipe
+
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        seed1 = run_recipe("augment", preset="smoke", overrides={"seed": "1"}, device="cpu", workers=1,
+                           out=tmp_path_factory.mktemp("merge")).root
+    return {"seed0": augment_seed0_cpu, "seed1": seed1, "both": augment_two_seeds_cpu}
 
 
 def _comparable(summary: dict) -> dict:
@@ -54,7 +49,9 @@ def test_merge_of_seed0_and_seed1_equals_one_run_with_two_seeds(runs, tmp_path):
 
 
 def _fails(*args: str) -> str:
-    proc = sslab("merge", *args)
+    """`sslab merge ARGS` refused: exit 2 and one line (in this process: sslab.cli.main is what the command runs;
+    an exception escaping it, a traceback to a user, fails the test)."""
+    proc = cli("merge", *args)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     return proc.stderr

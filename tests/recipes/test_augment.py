@@ -9,7 +9,7 @@ from sslab.data.synthetic_images import make_images
 from sslab.recipes.augment.config import PRESETS, Config
 from sslab.recipes.augment.train import split
 
-from sslab_testing import kill_midway, sslab
+from sslab_testing import cli, kill_midway, sslab
 
 
 def test_split_sizes_disjoint_and_seeded():
@@ -22,10 +22,10 @@ def test_split_sizes_disjoint_and_seeded():
     assert not torch.equal(split(pool, cfg, seed=1)[1], val)
 
 
-def test_smoke_run_end_to_end(tmp_path):
-    proc = sslab("run", "augment", "--preset", "smoke", "--out", str(tmp_path), "--seeds", "2")
-    assert proc.returncode == 0, proc.stderr
-    (run,) = tmp_path.iterdir()
+def test_smoke_run_end_to_end(augment_two_seeds_parallel):
+    # `sslab run augment --preset smoke --seeds 2 --device cpu --workers 2` (tests/conftest.py; on a 2-core CPU
+    # the same as without --device and --workers), whose run test_parallel compares with a sequential one
+    run, _proc = augment_two_seeds_parallel
     for name in ("config.yaml", "metrics.jsonl", "summary.json", "report.html", "figures/val_accuracy.png",
                  "figures/val_accuracy.svg", "figures/augmented_examples.png", "splits/seed0.json",
                  "checkpoints/seed1-augmented-model.safetensors"):
@@ -47,14 +47,12 @@ def _final_metrics(run: Path) -> list[tuple]:
             if "val_acc" in r]
 
 
-def test_resume_after_sigkill_gives_the_same_numbers(tmp_path):
-    args = ["run", "augment", "--preset", "smoke", "epochs=4", "--device", "cpu"]
-    ref = sslab(*args, "--out", str(tmp_path / "ref"))
-    assert ref.returncode == 0, ref.stderr
-    (ref_run,) = (tmp_path / "ref").iterdir()
+def test_resume_after_sigkill_gives_the_same_numbers(augment_seed0_cpu, tmp_path):
+    args = ["run", "augment", "--preset", "smoke", "--device", "cpu", "--workers", "1"]
+    ref_run = augment_seed0_cpu  # the same command run straight through (tests/conftest.py)
 
-    # killed mid-way through the augmented arm
-    killed_run = kill_midway(args, tmp_path / "killed", lambda lines: len(lines) >= 5)
+    # killed mid-way through the augmented arm: 2 baseline epochs and the first augmented one are written
+    killed_run = kill_midway(args, tmp_path / "killed", lambda lines: len(lines) >= 3)
     resumed = sslab("run", "--resume", str(killed_run))
     assert resumed.returncode == 0, resumed.stderr
     assert _final_metrics(killed_run) == _final_metrics(ref_run)
@@ -69,7 +67,7 @@ def test_resume_after_sigkill_gives_the_same_numbers(tmp_path):
     (["run", "augment", "--data", "/definitely/not/here"], "no such directory"),
 ])
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, message):
-    proc = sslab(*args, "--out", str(tmp_path / "runs"))
+    proc = cli(*args, "--out", str(tmp_path / "runs"))  # in this process; test_corrupt_data_... starts the command
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

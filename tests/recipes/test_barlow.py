@@ -118,6 +118,12 @@ def test_fraction_subsets_are_nested_and_class_balanced():
 
 
 # ---- end to end -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as m:
+        yield m
+
+
 def sslab(*args: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "sslab", *args], cwd=REPO, env=env,
@@ -141,9 +147,22 @@ def comparable(run_root: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> Path:
+def smoke_run(tmp_path_factory, monkeypatch_module) -> Path:
+    """`sslab run barlow --preset smoke`, in this process (the test that kills one and the torchrun test start
+    the command as a user does); one intra-op thread, as in those processes."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from sslab.runner import run_recipe
+
     out = tmp_path_factory.mktemp("barlow-smoke")
-    finished(sslab("run", "barlow", "--preset", "smoke", "--out", str(out)))
+    monkeypatch_module.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    try:
+        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+            run_recipe("barlow", preset="smoke", out=out)
+    finally:
+        torch.set_num_threads(before)
     return run_dir(out)
 
 

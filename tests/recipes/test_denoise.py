@@ -43,8 +43,11 @@ def _metrics(run_dir: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
 
 
-def test_smoke_run_end_to_end(tmp_path):
-    run = run_recipe("denoise", preset="smoke", out=tmp_path)
+def test_smoke_run_end_to_end(denoise_run, tmp_path):
+    # `sslab run denoise --preset smoke` (tests/conftest.py: the session's, which the report tests read too)
+    from sslab.train.rundir import Run
+
+    run = Run.open(denoise_run)
     summary = run.summary()
     assert summary["headline"]["oracle_val_snr"]["mean"] > summary["headline"]["input_val_snr"]["mean"] + 5
     assert {c["claim"] for c in summary["claims"]}

@@ -1,4 +1,5 @@
-"""Smoke runs the report tests share (made once per test session: they train for seconds)."""
+"""Smoke runs the report tests share (made once per test session: they train for seconds); the
+denoise run, which tests/recipes reads too, is in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -14,12 +15,6 @@ def _smoke(out: Path, recipe: str, *extra: str) -> Path:
     assert proc.returncode == 0, proc.stderr[-2000:]
     (run_dir,) = [p for p in out.iterdir() if p.name.startswith(f"{recipe}-")]
     return run_dir
-
-
-@pytest.fixture(scope="session")
-def denoise_run(tmp_path_factory) -> Path:
-    """A finished denoise run: figures, audio clips, an equation, claims."""
-    return _smoke(tmp_path_factory.mktemp("report-runs"), "denoise")
 
 
 @pytest.fixture(scope="session")
