@@ -16,6 +16,14 @@ def test_presets_and_overrides_are_typed():
     assert (paper.epochs, paper.val_size, paper.lr) == (200, 5000, 1e-3)
 
 
+def test_extra_values_sit_between_the_preset_and_the_overrides():
+    """A recipe's values for real data (``extra``) replace the preset's; ``key=value`` still wins."""
+    cfg = build_config(Config, PRESETS, "quick", {"lr": "2e-4"}, "augment", extra={"epochs": 7, "lr": 0.5})
+    assert (cfg.epochs, cfg.lr) == (7, 2e-4)
+    with pytest.raises(UserError, match="must be at least 1"):
+        build_config(Config, PRESETS, "quick", {}, "augment", extra={"epochs": 0})
+
+
 @pytest.mark.parametrize("key,value,message", [
     ("epoch", "3", "unknown option 'epoch' for recipe augment \\(did you mean epochs\\?\\)"),
     ("epochs", "three", "epochs='three': expected a whole number"),

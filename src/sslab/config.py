@@ -111,13 +111,15 @@ def _unknown_key(cls: type, key: str, recipe: str) -> UserError:
 
 
 def build_config(cls: type[C], presets: Mapping[str, Mapping[str, Any]], preset: str,
-                 overrides: Mapping[str, str] | None = None, recipe: str = "") -> C:
-    """Defaults, then the preset, then ``key=value`` overrides, each checked."""
+                 overrides: Mapping[str, str] | None = None, recipe: str = "",
+                 extra: Mapping[str, Any] | None = None) -> C:
+    """Defaults, then the preset, then ``extra`` (a recipe's values for real data), then ``key=value``
+    overrides, each checked."""
     if preset not in presets:
         raise UserError(f"unknown preset {preset!r} for {recipe}; choose one of {', '.join(presets)}")
     names = {f.name for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
-    for key, value in presets[preset].items():
+    for key, value in {**presets[preset], **(extra or {})}.items():
         if key not in names:  # a bug in the recipe, not user input
             raise KeyError(f"preset {preset} of {recipe} sets unknown field {key}")
         values[key] = value

@@ -105,7 +105,8 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         overrides = dict(overrides or {})
         if seeds is not None:
             overrides["seeds"] = str(seeds)
-        cfg = build_config(recipe.Config, recipe.presets, preset, overrides, recipe.name)
+        cfg = build_config(recipe.Config, recipe.presets, preset, overrides, recipe.name,
+                           extra=recipe.preset_extra(preset, data))
         data = _check_data_dir(data)
         dev = resolve_device(device)
         run = saved = None

@@ -14,6 +14,10 @@ import soundfile as sf
 import torch
 
 from sslab.cli import main
+from sslab.config import build_config
+from sslab.recipes import get
+from sslab.recipes.generate.config import PRESETS, Config
+from sslab.report.provenance import command_line
 from sslab.recipes.generate import locate_data
 from sslab_testing import kill_midway
 from sslab.runner import run_recipe
@@ -96,6 +100,34 @@ def test_runs_on_a_gtzan_tree_with_resampling(tmp_path, one_thread):
     assert run.summary()["genres"] == ["classical", "rock"]
     judge = run.select(phase="judge-test")[0]
     assert judge["n_test_clips"] == 2 and judge["n_train_pieces"] == 8  # 1 of 5 clips per genre held out
+
+
+def test_real_music_turns_the_default_preset_into_the_flow_and_nothing_else():
+    """With --data the quick preset is the flow model (what measured best on real music); made-up
+    music, the other presets and explicit options are unchanged."""
+    recipe = get("generate")
+
+    def cfg(preset, data, **over):
+        return build_config(Config, PRESETS, preset, {k: str(v) for k, v in over.items()}, "generate",
+                            extra=recipe.preset_extra(preset, data))
+    real = cfg("quick", Path("music"))
+    assert (real.model, real.domain, real.n_mels, real.hidden, real.epochs * real.steps_per_epoch) == \
+        ("flow", "mel", 64, 16, 1200)
+    assert cfg("quick", None).model == "vae" and cfg("smoke", Path("music")).model == "vae"
+    assert cfg("paper", Path("music")).n_mels == 128
+    assert cfg("quick", Path("music"), model="vae", domain="stft").model == "vae"
+
+
+def test_quick_preset_on_real_music_saves_the_flow_settings_for_resume_and_reproduction(tmp_path, one_thread):
+    _write_gtzan(tmp_path / "gtzan")
+    # The quick preset with --data, shrunk to smoke sizes by explicit options (model and domain left to it).
+    small = {k: str(v) for k, v in PRESETS["smoke"].items()} | {"n_mels": "16", "hidden": "8", "flow_steps": "2"}
+    run = run_recipe("generate", preset="quick", data=tmp_path / "gtzan", overrides=small, out=tmp_path / "runs")
+    conf = run.config()
+    assert (conf["preset"], conf["config"]["model"], conf["config"]["domain"]) == ("quick", "flow", "mel")
+    assert run.select(phase="flow")  # it trained the flow
+    line = command_line(conf, get("generate").Config, PRESETS)
+    assert "model=flow" in line and "domain=mel" in line  # the reproduce command names them
 
 
 def test_bad_input_is_a_one_line_error_and_leaves_no_run(tmp_path, capsys):

@@ -61,6 +61,13 @@ class Recipe:
     description: str = ""
     # Lines the report's "reproduce" block adds after the run (say, the command that uses its model).
     next_steps: Callable[[Run], str] | None = None
+    # Options the default (quick) preset takes when --data is given: real recordings may need
+    # another model than the made-up data (the saved config holds them, so resume and the report's
+    # command line reproduce them).
+    data_preset: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def preset_extra(self, preset: str, data: Path | None) -> Mapping[str, Any] | None:
+        return self.data_preset if data is not None and preset == "quick" else None
 
 
 def _discover() -> dict[str, Recipe]:

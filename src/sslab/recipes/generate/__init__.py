@@ -32,7 +32,7 @@ from pathlib import Path
 
 from sslab.data import gtzan
 from sslab.recipes import Recipe
-from sslab.recipes.generate.config import PRESETS, Config
+from sslab.recipes.generate.config import DATA_PRESET, PRESETS, Config
 from sslab.recipes.generate.report import next_steps, report, summarize
 from sslab.recipes.generate.train import load_data, run_seed
 
@@ -56,4 +56,5 @@ RECIPE = Recipe(
     description="conditional VAE/GAN/flow on spectrograms, Griffin-Lim, judged by a genre classifier trained on real "
                 "clips and by hand-made features",
     next_steps=next_steps,
+    data_preset=DATA_PRESET,
 )
