@@ -97,3 +97,12 @@ def cli(*args: str) -> subprocess.CompletedProcess:
         except SystemExit as exc:  # argparse's usage errors
             code = exc.code
     return subprocess.CompletedProcess(["sslab", *args], code, out.getvalue(), err.getvalue())
+
+
+def sigint_as_in_a_terminal() -> None:
+    """``preexec_fn`` for a command a test stops with SIGINT: Ctrl-C reaches a command run in a terminal, but a
+    test session started as a background job (``nohup make test &``) passes SIGINT on *ignored*, and Python keeps
+    an ignored SIGINT, so the command would never see it. Restore the default, as a terminal has it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from sslab_testing import sslab
+from sslab_testing import sigint_as_in_a_terminal, sslab
 
 
 def test_help_lists_commands():
@@ -37,7 +37,8 @@ def test_ctrl_c_and_sigterm_name_the_run_to_resume(tmp_path, sig, code, how):
     # A run long enough to be stopped midway: many epochs of a tiny made-up set.
     proc = subprocess.Popen([sys.executable, "-m", "sslab", "run", "augment", "--preset", "smoke", "epochs=500",
                              "synthetic_size=200", "--out", str(tmp_path)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=sigint_as_in_a_terminal)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not list(tmp_path.glob("*/checkpoints/*.state.safetensors")):
         assert proc.poll() is None, proc.stderr.read()

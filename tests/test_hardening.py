@@ -32,7 +32,7 @@ import pytest
 import torch
 import yaml
 
-from sslab_testing import REPO, make_nested_link_escape
+from sslab_testing import REPO, make_nested_link_escape, sigint_as_in_a_terminal
 
 DOC = REPO / "docs" / "hardening.md"
 OUTCOMES: dict[str, tuple[str, str, str]] = {}  # case id -> (area, exit, what sslab said)
@@ -301,7 +301,7 @@ def stop_midway(lab, sig) -> tuple[Result, Path]:
     out = lab.tmp / "runs"
     proc = subprocess.Popen([sys.executable, "-m", "sslab", "run", "augment", "--preset", "smoke", "--out", str(out)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=sigint_as_in_a_terminal)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         metrics = list(out.glob("*/metrics.jsonl"))
