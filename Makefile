@@ -29,8 +29,10 @@ dev: $(DEVSTAMP)
 demo: $(STAMP)
 	$(VENV)/bin/sslab run all --preset quick --out runs
 
+# One test process per core (pytest-xdist), each test file on one of them: the tests run one intra-op
+# thread each (tests/conftest.py), so a 2-core CI machine runs two files at once.
 test: $(DEVSTAMP)
-	$(PY) -m pytest tests --durations=25
+	$(PY) -m pytest tests -n auto --dist loadfile --durations=25
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
