@@ -81,11 +81,14 @@ def make_nested_link_escape(path):
         tar.addfile(evil, io.BytesIO(data))
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
+def cli(*args: str, traceback_as_outcome: bool = False) -> subprocess.CompletedProcess:
     """``sslab ARGS`` in this process (``sslab.cli.main``, what the command runs), its exit code and output
     captured as :func:`sslab` returns them; for the many one-line refusals, which then need no new Python
-    (a subprocess spends seconds importing torch). An exception escaping main propagates: the test fails."""
+    (a subprocess spends seconds importing torch). An exception escaping main propagates (the test fails),
+    or, with ``traceback_as_outcome`` (tests/test_hardening.py records every outcome), is printed to the
+    captured stderr as a user would see it, with the exit code ``"traceback"``."""
     import io
+    import traceback
     from contextlib import redirect_stderr, redirect_stdout
 
     from sslab.cli import main
@@ -96,6 +99,11 @@ def cli(*args: str) -> subprocess.CompletedProcess:
             code = main([str(a) for a in args])
         except SystemExit as exc:  # argparse's usage errors
             code = exc.code
+        except BaseException:  # noqa: BLE001 - what a user would see as a traceback
+            if not traceback_as_outcome:
+                raise
+            traceback.print_exc(file=err)
+            code = "traceback"
     return subprocess.CompletedProcess(["sslab", *args], code, out.getvalue(), err.getvalue())
 
 

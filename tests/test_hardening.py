@@ -22,7 +22,7 @@ import struct
 import tarfile
 import traceback
 import zlib
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -32,6 +32,7 @@ import pytest
 import torch
 import yaml
 
+import sslab_testing
 from sslab_testing import REPO, make_nested_link_escape, sigint_as_in_a_terminal
 
 DOC = REPO / "docs" / "hardening.md"
@@ -53,18 +54,8 @@ class Result:
 
 def cli(*args: str) -> Result:
     """``sslab ARGS`` in this process; an exception escaping main is what a user sees as a traceback."""
-    from sslab.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse's usage errors
-            code = exc.code
-        except BaseException:  # noqa: BLE001 - the point is to see it
-            traceback.print_exc(file=err)
-            code = "traceback"
-    return Result(code, out.getvalue(), err.getvalue())
+    proc = sslab_testing.cli(*args, traceback_as_outcome=True)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 def api(fn: Callable[[], object]) -> Result:
