@@ -1,4 +1,5 @@
-"""Parallel seeds: the thread policy, bit-for-bit equality with a sequential run, and resume after SIGKILL."""
+"""Parallel seeds and parts of seeds: the thread policy, bit-for-bit equality with a sequential run, and resume
+after SIGKILL."""
 
 import json
 import os
@@ -17,8 +18,8 @@ from sslab.errors import UserError
 
 from sslab_testing import REPO, sslab
 
-# The smoke preset's 2 epochs per arm: a seed writes 4 records, so a kill after a seed's second (or its
-# first) record still leaves the run unfinished.
+# The smoke preset's 2 epochs per arm; with two workers each seed's two arms are two jobs (4 in all), the
+# augmented ones first, so a kill after seed 1's first record still leaves the run unfinished.
 ARGS = ["run", "augment", "--preset", "smoke", "--seeds", "2", "--device", "cpu"]
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
@@ -62,11 +63,44 @@ def test_big_network_gets_the_cores_in_one_process(four_cores):
     assert parallel.plan("barlow", SimpleNamespace(seeds=3, encoder="convnet"), torch.device("cpu")).threads == 1
 
 
+def test_parts_of_a_seed_are_jobs_when_workers_are_free(four_cores):
+    p = parallel.plan("augment", SimpleNamespace(seeds=1), torch.device("cpu"), parts=2)
+    assert (p.workers, p.threads, p.seed_files, p.split_parts) == (2, 1, True, True)
+    p = parallel.plan("augment", SimpleNamespace(seeds=3), torch.device("cpu"), parts=2)
+    assert (p.workers, p.split_parts) == (4, True)
+    p = parallel.plan("augment", SimpleNamespace(seeds=3), torch.device("cpu"), workers=1, parts=2)
+    assert (p.workers, p.seed_files, p.split_parts) == (1, False, False)  # --workers 1: the sequential layout
+    big = SimpleNamespace(seeds=1, encoder="resnet18")
+    assert not parallel.plan("barlow", big, torch.device("cpu"), parts=2).split_parts
+    assert not parallel.plan("augment", SimpleNamespace(seeds=2), torch.device("cuda"), parts=2).split_parts
+
+
+def test_parts_are_scheduled_costliest_first_and_joined_in_sequential_order(tmp_path):
+    from sslab import recipes
+    from sslab.recipes.augment.train import parts
+    from sslab.train.rundir import Run
+
+    base, aug = parts(SimpleNamespace())
+    assert (base.name, aug.name) == ("baseline", "augmented") and aug.cost == 4 * base.cost
+    run = Run(tmp_path)
+    (tmp_path / parallel.SEEDS_DIR).mkdir()
+    for seed in (0, 1):  # a part's file holds its own phase; the join puts baseline before augmented, per seed
+        for part in (aug, base):
+            lines = [json.dumps({"seed": seed, "phase": part.name, "epoch": e}) + "\n" for e in (1, 2)]
+            parallel.seed_metrics(tmp_path, seed, part).write_text("".join(lines))
+    parallel.join_metrics(run, [0, 1], [base, aug], recipes.get("augment").phase_order)
+    got = [(r["seed"], r["phase"], r["epoch"]) for r in map(json.loads, run.metrics_path.read_text().splitlines())]
+    assert got == [(s, p, e) for s in (0, 1) for p in ("baseline", "augmented") for e in (1, 2)]
+
+
 def test_resume_keeps_threads_and_layout_gpu_runs_one_process(four_cores, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     saved = {"threads": 1, "seed_files": True}
-    p = parallel.plan("augment", SimpleNamespace(seeds=2), torch.device("cpu"), saved=saved)
-    assert (p.workers, p.threads, p.seed_files) == (2, 1, True)
+    p = parallel.plan("augment", SimpleNamespace(seeds=2), torch.device("cpu"), saved=saved, parts=2)
+    assert (p.workers, p.threads, p.seed_files, p.split_parts) == (2, 1, True, False)  # a run from before parts
+    p = parallel.plan("augment", SimpleNamespace(seeds=2), torch.device("cpu"), saved={**saved, "split_parts": True},
+                      parts=2)
+    assert (p.workers, p.split_parts) == (4, True)
     p = parallel.plan("augment", SimpleNamespace(seeds=2), torch.device("cuda"))
     assert (p.workers, p.seed_files) == (1, False)
 
@@ -88,8 +122,10 @@ def sequential(augment_two_seeds_cpu) -> Path:
 def test_parallel_seeds_equal_sequential_bit_for_bit(sequential, augment_two_seeds_parallel):
     # `sslab run ARGS --workers 2` (tests/conftest.py: the session's, whose run tests/recipes/test_augment reads)
     run, proc = augment_two_seeds_parallel
-    assert "2 seed(s) on 2 worker(s), 1 thread(s) each" in proc.stdout
-    assert "[seed 0 baseline]" in proc.stdout and "[seed 1 baseline]" in proc.stdout  # each worker's line
+    assert "4 job(s) (2 seed(s) x 2 parts: baseline, augmented) on 2 worker(s), 1 thread(s) each" in proc.stdout
+    assert "[seed 0 baseline]" in proc.stdout and "[seed 1 augmented]" in proc.stdout  # each worker's line
+    started = [line.split(": ")[1].split(" started")[0] for line in proc.stdout.splitlines() if "started (worker" in line]
+    assert started == ["seed 0 augmented", "seed 1 augmented", "seed 0 baseline", "seed 1 baseline"]  # costliest first
     assert _numbers(run) == _numbers(sequential)
     conf = (run / "config.yaml").read_text()
     assert "workers: 2" in conf and "threads: 1" in conf and "thread_policy:" in conf
@@ -115,16 +151,16 @@ def _wait_for(check, timeout: float = 240):
 
 
 def _seed_lines(out: Path, seed: int) -> int:
-    files = list(out.glob(f"*/seeds/seed{seed}.jsonl"))
-    return len(files[0].read_text().splitlines()) if files else 0
+    return sum(len(f.read_text().splitlines()) for f in out.glob(f"*/seeds/seed{seed}-*.jsonl"))
 
 
-def _worker_pids(log: Path) -> dict[int, int]:
+def _worker_pids(log: Path) -> dict[str, int]:
+    """{"seed 1 augmented": pid, ...} from the lines that say a job's worker started."""
     pids = {}
     for line in log.read_text().splitlines():
         if "started (worker pid" in line:
-            seed = int(line.split("seed ")[1].split()[0])
-            pids[seed] = int(line.rsplit("pid ", 1)[1].rstrip(")"))
+            job = line.split(": ", 1)[1].split(" started")[0]
+            pids[job] = int(line.rsplit("pid ", 1)[1].rstrip(")"))
     return pids
 
 
@@ -140,9 +176,8 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def killed_parent(tmp_path_factory) -> SimpleNamespace:
-    """`sslab run ARGS --workers 2` SIGKILLed (the parent) once seed 1 wrote a record (seed 0's worker draws the
-    examples figure first, so it is behind): the worker pids it started, those still alive 20 s later, and the
-    run folder as the kill left it."""
+    """`sslab run ARGS --workers 2` SIGKILLed (the parent) once seed 1's augmented arm wrote a record: the worker
+    pids it started, those still alive 20 s later, and the run folder as the kill left it."""
     tmp = tmp_path_factory.mktemp("killed-parent")
     out, log = tmp / "runs", tmp / "log.txt"
     proc = _start([*ARGS, "--workers", "2", "--out", str(out)], log)
@@ -167,28 +202,30 @@ def test_sigkill_of_the_parent_stops_the_workers(killed_parent):
 
 def test_sigkill_of_one_worker_stops_the_run_in_one_line_and_resume_gives_the_same_numbers(sequential, killed_parent,
                                                                                         tmp_path):
-    """Resumes (a copy of) the run whose parent was SIGKILLed, SIGKILLs seed 1's new worker (seed 0's should a
-    loaded machine have let seed 1 finish before the parent died), then resumes again: the numbers are those of
-    an uninterrupted run, after both kinds of kill."""
+    """Resumes (a copy of) the run whose parent was SIGKILLed, SIGKILLs the new worker of its first unfinished
+    job, then resumes again: the numbers are those of an uninterrupted run, after both kinds of kill."""
     import shutil
 
     run = tmp_path / "runs" / killed_parent.run.name
     shutil.copytree(killed_parent.run, run)
     (run / ".lock").unlink(missing_ok=True)
-    unfinished = [k for k in (1, 0) if not (run / "seeds" / f"seed{k}.done").is_file()]
-    assert unfinished, "both seeds finished before the parent was killed"
-    seed, other = unfinished[0], 1 - unfinished[0]
+    jobs = [f"seed{k}-{arm}" for k in (0, 1) for arm in ("augmented", "baseline")]  # the order they start in
+    unfinished = [j for j in jobs if not (run / "seeds" / f"{j}.done").is_file()]
+    assert unfinished, "every job finished before the parent was killed"
+    victim = unfinished[0].replace("seed", "seed ").replace("-", " ")  # "seed1-augmented" -> "seed 1 augmented"
     log = tmp_path / "log.txt"
     proc = _start(["run", "--resume", str(run)], log)
-    os.kill(_wait_for(lambda: _worker_pids(log).get(seed)), signal.SIGKILL)
+    os.kill(_wait_for(lambda: _worker_pids(log).get(victim)), signal.SIGKILL)
     assert proc.wait(timeout=240) == 2
     last = log.read_text().strip().splitlines()[-1]
-    assert f"seed {seed}'s worker" in last and "signal 9" in last and "--resume" in last
+    assert f"{victim}'s worker" in last and "signal 9" in last and "--resume" in last
     assert "Traceback" not in log.read_text()
-    assert (run / "seeds" / f"seed{other}.done").is_file() and not (run / "summary.json").exists()
+    assert not (run / "seeds" / f"{unfinished[0]}.done").is_file() and not (run / "summary.json").exists()
+    done = [j.replace("seed", "seed ").replace("-", " ") for j in jobs if (run / "seeds" / f"{j}.done").is_file()]
     resumed = sslab("run", "--resume", str(run), env=ONE_THREAD)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"seeds {other} already finished" in resumed.stdout
+    finished = next((line for line in resumed.stdout.splitlines() if "already finished" in line), "")
+    assert all(label in finished for label in done), (done, finished)
     assert _numbers(run) == _numbers(sequential)
 
 

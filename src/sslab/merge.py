@@ -84,7 +84,7 @@ def merge_runs(paths: Sequence[Path], out: Path) -> Run:
     merged = dict(configs[0])
     merged["config"] = {**configs[0]["config"], "seed": seeds[0], "seeds": len(seeds)}
     merged["seeds"] = seeds
-    for key in ("workers", "thread_policy", "seed_files"):
+    for key in ("workers", "thread_policy", "seed_files", "split_parts"):
         merged.pop(key, None)
     merged["merged_from"] = [{"run": str(r.root.resolve()), "seeds": c["seeds"], **{k: c.get(k) for k in PER_RUN}}
                              for r, c in zip(runs, configs)]

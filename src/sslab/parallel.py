@@ -1,29 +1,36 @@
 """Parallel seeds on CPU, and the thread policy that decides how many run at once.
 
-A recipe's seeds are independent, so on a CPU they run as concurrent worker processes
+A recipe's seeds are independent, and so are some parts of one seed (augment's two arms; pretext's
+baseline beside its pretext task and transfer): on a CPU they run as concurrent worker processes
 (``--workers K``), each with its own intra-op thread count; see docs/parallel.md.
 
 - **Thread policy** (:func:`plan`). Small networks gain little from a second intra-op
   thread, and OpenMP threads that wait on each other lose several times over when another
   job holds a core; so a small network gets one thread per worker, and the free cores go
-  to more workers (as many as there are seeds). A big network (``BIG_MODELS``) gets every
+  to more workers (as many as there are jobs: seeds, or seeds x parts). A big network (``BIG_MODELS``) gets every
   free core in one process. ``OMP_NUM_THREADS`` overrides the thread count, ``--workers``
   the worker count; the choice and its reason go into config.yaml.
-- **Layout.** With more than one worker each seed writes its own metrics file,
-  ``seeds/seed<K>.jsonl``, and its stage checkpoints count records in that file only
-  (:class:`SeedRun`); ``seeds/seed<K>.done`` marks a finished seed. When every seed is
-  done, the files are joined in seed order into ``metrics.jsonl``: the records, and so the
-  summary and report, are those of a sequential run with the same threads per worker.
+- **Jobs.** A job is one seed, or one part of a seed (:class:`sslab.recipes.Part`) when the recipe
+  declares parts and there are workers to spare: parts seed themselves, so where they run changes
+  no number. The costliest jobs start first (longest processing time first), so the last
+  minutes are not one long arm running alone.
+- **Layout.** With more than one worker each job writes its own metrics file,
+  ``seeds/seed<K>.jsonl`` (or ``seeds/seed<K>-<part>.jsonl``), and its stage checkpoints count
+  records in that file only (:class:`SeedRun`); ``seeds/<job>.done`` marks a finished job. When
+  every job is done, the files are joined in seed order (a seed's phases in the order a
+  sequential run writes them) into ``metrics.jsonl``: the records, and so the summary and
+  report, are those of a sequential run with the same threads per worker.
 - **Processes.** Workers are ``spawn``-ed (a forked OpenMP runtime can hang) through
   ``torch.multiprocessing``, which hands the loaded data over in shared memory, one
-  process per seed and at most K at once. A worker dies with its parent (Linux
+  process per job and at most K at once. A worker dies with its parent (Linux
   ``PR_SET_PDEATHSIG``), so a SIGKILLed run leaves nothing writing behind it; a killed
   worker stops the run with a one-line error after the others finish their seeds.
-  ``sslab run --resume`` restarts the unfinished seeds, each from its own checkpoints.
+  ``sslab run --resume`` restarts the unfinished jobs, each from its own checkpoints.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -65,10 +72,11 @@ class Plan:
     threads: int
     policy: str
     seed_files: bool  # seeds/seed<K>.jsonl per seed (the parallel layout)
+    split_parts: bool = False  # ... and per part of a seed, seeds/seed<K>-<part>.jsonl
 
     def config(self) -> dict[str, Any]:
         return {"threads": self.threads, "workers": self.workers, "thread_policy": self.policy,
-                "seed_files": self.seed_files}
+                "seed_files": self.seed_files, "split_parts": self.split_parts}
 
 
 def _env_threads() -> int | None:
@@ -85,8 +93,9 @@ def _env_threads() -> int | None:
 
 
 def plan(recipe: str, cfg: Any, device: torch.device, workers: int | None = None,
-         saved: dict[str, Any] | None = None, distributed: bool = False) -> Plan:
-    """Workers and threads for a run of ``recipe`` (``saved``: the config.yaml of a run being resumed)."""
+         saved: dict[str, Any] | None = None, distributed: bool = False, parts: int = 1) -> Plan:
+    """Workers and threads for a run of ``recipe`` (``saved``: the config.yaml of a run being resumed;
+    ``parts``: how many independent parts each seed has)."""
     if workers is not None and workers < 1:
         raise UserError(f"--workers {workers}: must be at least 1")
     cores = free_cores()
@@ -111,24 +120,33 @@ def plan(recipe: str, cfg: Any, device: torch.device, workers: int | None = None
     else:
         threads = 1
         why = "small network: 1 thread per worker"
+    # A resumed run keeps its layout; a new one splits seeds into parts when workers can run them.
+    split = bool(saved.get("split_parts")) if saved else parts > 1 and not big and workers != 1
+    jobs = seeds * (parts if split else 1)
     if workers is None:
-        workers = max(1, min(seeds, cores // threads)) if not big else 1
-    workers = min(workers, seeds)
-    seed_files = bool(saved.get("seed_files")) if saved else workers > 1
-    return Plan(workers, threads, f"{why}, {workers} worker(s), {cores} free core(s)", seed_files)
+        workers = max(1, min(jobs, cores // threads)) if not big else 1
+    workers = min(workers, jobs)
+    if saved:
+        seed_files = bool(saved.get("seed_files"))
+    else:
+        split = split and workers > 1
+        seed_files = workers > 1
+    return Plan(workers, threads, f"{why}, {workers} worker(s), {cores} free core(s)", seed_files, split)
 
 
 # ---- one seed's view of the run directory ---------------------------------------------
 class SeedRun(Run):
-    """The run directory as one seed's worker sees it: its own metrics file and checkpoints."""
+    """The run directory as one job's worker sees it (a seed, or one part of it): its own metrics
+    file and checkpoints."""
 
-    def __init__(self, root: str | os.PathLike, seed: int):
+    def __init__(self, root: str | os.PathLike, seed: int, part: registry.Part | None = None):
         super().__init__(root)
         self.seed = seed
+        self.part = part
 
     @property
     def metrics_path(self) -> Path:
-        return seed_metrics(self.root, self.seed)
+        return seed_metrics(self.root, self.seed, self.part)
 
     def claim(self) -> None:
         """Nothing to take: the parent `sslab run` holds the run directory's lock for all its workers."""
@@ -138,16 +156,25 @@ class SeedRun(Run):
         the workers; a worker removing temporary files would delete the other seeds' writes in flight."""
 
     def state_files(self) -> list[Path]:
-        # Stage names start with the seed ("seed3/baseline" -> seed3-baseline.state.safetensors).
-        return sorted(self.checkpoints.glob(f"seed{self.seed}-*.state.safetensors"))
+        # Stage names are the seed and the phase ("seed3/baseline" -> seed3-baseline.state.safetensors).
+        phases = self.part.phases if self.part else ("*",)
+        return sorted(p for phase in phases for p in self.checkpoints.glob(f"seed{self.seed}-{phase}.state.safetensors"))
 
 
-def seed_metrics(root: Path, seed: int) -> Path:
-    return Path(root) / SEEDS_DIR / f"seed{seed}.jsonl"
+def job_name(seed: int, part: registry.Part | None = None) -> str:
+    return f"seed{seed}" + (f"-{part.name}" if part else "")
 
 
-def _done_file(root: Path, seed: int) -> Path:
-    return Path(root) / SEEDS_DIR / f"seed{seed}.done"
+def seed_metrics(root: Path, seed: int, part: registry.Part | None = None) -> Path:
+    return Path(root) / SEEDS_DIR / f"{job_name(seed, part)}.jsonl"
+
+
+def _done_file(root: Path, seed: int, part: registry.Part | None = None) -> Path:
+    return Path(root) / SEEDS_DIR / f"{job_name(seed, part)}.done"
+
+
+def _label(seed: int, part: registry.Part | None) -> str:
+    return f"seed {seed}" + (f" {part.name}" if part else "")
 
 
 def prepare_resume(run: Run) -> None:
@@ -157,11 +184,19 @@ def prepare_resume(run: Run) -> None:
     run.metrics_path.unlink(missing_ok=True)
 
 
-def join_metrics(run: Run, seeds: list[int]) -> None:
-    """``metrics.jsonl`` from the seeds' files, in seed order (as a sequential run writes it)."""
-    text = "".join(seed_metrics(run.root, s).read_text() if seed_metrics(run.root, s).is_file() else ""
-                   for s in seeds)
-    atomic.write_text(run.metrics_path, text)
+def join_metrics(run: Run, seeds: list[int], parts: list[registry.Part | None] = (None,),
+                 phase_order: tuple[str, ...] = ()) -> None:
+    """``metrics.jsonl`` from the jobs' files, in seed order and, within a seed, in the order a sequential
+    run writes its phases (the sort is stable: each phase keeps its own order)."""
+    rank = {phase: i for i, phase in enumerate(phase_order)}
+    lines: list[str] = []
+    for seed in seeds:
+        mine = [line for part in parts if seed_metrics(run.root, seed, part).is_file()
+                for line in seed_metrics(run.root, seed, part).read_text().splitlines(keepends=True)]
+        if len(parts) > 1:
+            mine.sort(key=lambda line: rank.get(json.loads(line).get("phase"), len(rank)))
+        lines += mine
+    atomic.write_text(run.metrics_path, "".join(lines))
     run._records = None
 
 
@@ -179,20 +214,21 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker(recipe_name: str, cfg: Any, root: str, seed: int, device: str, data: Any, threads: int,
-            logger: str, parent: int, conn: Any) -> None:
+def _worker(recipe_name: str, cfg: Any, root: str, seed: int, part: registry.Part | None, device: str, data: Any,
+            threads: int, logger: str, parent: int, conn: Any) -> None:
     _die_with_parent(parent)
     os.environ[LINES_ENV] = "1"
     torch.set_num_threads(threads)
     run = None
     try:
         recipe = registry.get(recipe_name)
-        run = SeedRun(root, seed)
+        run = SeedRun(root, seed, part)
         run.prepare_resume()
         if logger != "none":
             run.tracker = tracking.open_tracker(logger, run.root)
-        recipe.run_seed(registry.Context(run=run, cfg=cfg, seed=seed, device=torch.device(device), data=data))
-        atomic.write_text(_done_file(run.root, seed), "")
+        recipe.run_seed(registry.Context(run=run, cfg=cfg, seed=seed, device=torch.device(device), data=data,
+                                         phases=part.phases if part else None))
+        atomic.write_text(_done_file(run.root, seed, part), "")
         conn.send(("ok", ""))
     except UserError as exc:
         conn.send(("error", str(exc)))
@@ -210,37 +246,45 @@ def _worker(recipe_name: str, cfg: Any, root: str, seed: int, device: str, data:
 
 def run_seeds(run: Run, recipe: registry.Recipe, cfg: Any, device: torch.device, data: Any, plan: Plan,
               logger: str = "none") -> None:
-    """Run every unfinished seed in worker processes, at most ``plan.workers`` at once; then join the metrics."""
+    """Run every unfinished job (a seed, or a part of one) in worker processes, at most ``plan.workers``
+    at once, the costliest first; then join the metrics."""
     import multiprocessing.connection
 
     import torch.multiprocessing as mp
 
     seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
-    todo = [s for s in seeds if not _done_file(run.root, s).is_file()]
+    parts: list[registry.Part | None] = list(recipe.parts(cfg)) if plan.split_parts and recipe.parts else [None]
+    jobs = [(seed, part) for seed in seeds for part in parts]
+    todo = [job for job in jobs if not _done_file(run.root, *job).is_file()]
+    todo.sort(key=lambda job: -(job[1].cost if job[1] else 0.0))  # stable: seed order among equals
     (run.root / SEEDS_DIR).mkdir(exist_ok=True)
-    if len(todo) < len(seeds):
-        say(f"{recipe.name}: seeds {', '.join(str(s) for s in seeds if s not in todo)} already finished")
-    say(f"{recipe.name}: {len(todo)} seed(s) on {min(plan.workers, max(1, len(todo)))} worker(s), "
-        f"{plan.threads} thread(s) each")
+    if len(todo) < len(jobs):
+        finished = [_label(*job) for job in jobs if job not in todo]
+        say(f"{recipe.name}: {', '.join(finished)} already finished" if parts != [None]
+            else f"{recipe.name}: seeds {', '.join(str(seed) for seed, _ in jobs if (seed, None) not in todo)} "
+                 "already finished")
+    what = (f"{len(todo)} job(s) ({len(seeds)} seed(s) x {len(parts)} parts: {', '.join(p.name for p in parts)})"
+            if parts != [None] else f"{len(todo)} seed(s)")
+    say(f"{recipe.name}: {what} on {min(plan.workers, max(1, len(todo)))} worker(s), {plan.threads} thread(s) each")
     ctx = mp.get_context("spawn")
-    running: dict[int, tuple[Any, int, Any]] = {}  # sentinel -> (process, seed, connection)
+    running: dict[int, tuple[Any, tuple, Any]] = {}  # sentinel -> (process, job, connection)
     failures: list[str] = []
     try:
         while todo or running:
             while todo and len(running) < plan.workers and not failures:
-                seed = todo.pop(0)
+                job = todo.pop(0)
                 ours, theirs = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_worker, name=f"sslab-seed{seed}", daemon=False,
-                                   args=(recipe.name, cfg, str(run.root), seed, str(device), data, plan.threads,
+                proc = ctx.Process(target=_worker, name=f"sslab-{job_name(*job)}", daemon=False,
+                                   args=(recipe.name, cfg, str(run.root), *job, str(device), data, plan.threads,
                                          logger, os.getpid(), theirs))
                 proc.start()
                 theirs.close()
-                running[proc.sentinel] = (proc, seed, ours)
-                say(f"{recipe.name}: seed {seed} started (worker pid {proc.pid})")
+                running[proc.sentinel] = (proc, job, ours)
+                say(f"{recipe.name}: {_label(*job)} started (worker pid {proc.pid})")
             if not running:
                 break
             for sentinel in multiprocessing.connection.wait(list(running)):
-                proc, seed, conn = running.pop(sentinel)
+                proc, job, conn = running.pop(sentinel)
                 proc.join()
                 try:
                     status, message = conn.recv()
@@ -248,22 +292,24 @@ def run_seeds(run: Run, recipe: registry.Recipe, cfg: Any, device: torch.device,
                     status, message = "killed", ""
                 conn.close()
                 if status == "ok" and proc.exitcode == 0:
-                    say(f"{recipe.name}: seed {seed} finished ({len(seeds) - len(todo) - len(running)} of {len(seeds)})")
+                    say(f"{recipe.name}: {_label(*job)} finished ({len(jobs) - len(todo) - len(running)} of "
+                        f"{len(jobs)})")
                 elif status == "error":
                     failures.append(message)
                 elif status == "interrupted":
                     raise KeyboardInterrupt
                 elif status == "crash":
-                    failures.append(f"seed {seed} stopped with {message} (traceback above)")
+                    failures.append(f"{_label(*job)} stopped with {message} (traceback above)")
                 else:
                     code = proc.exitcode
                     how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                    failures.append(f"seed {seed}'s worker (pid {proc.pid}) was killed ({how})")
+                    failures.append(f"{_label(*job)}'s worker (pid {proc.pid}) was killed ({how})")
     finally:
-        for proc, _seed, _conn in running.values():  # an interrupted or failed parent stops its workers
+        for proc, _job, _conn in running.values():  # an interrupted or failed parent stops its workers
             proc.terminate()
-        for proc, _seed, _conn in running.values():
+        for proc, _job, _conn in running.values():
             proc.join()
     if failures:
-        raise UserError(f"{failures[0]}; the other seeds were kept: finish with `sslab run --resume {run.root}`")
-    join_metrics(run, seeds)
+        kept = "the other jobs were kept" if parts != [None] else "the other seeds were kept"
+        raise UserError(f"{failures[0]}; {kept}: finish with `sslab run --resume {run.root}`")
+    join_metrics(run, seeds, parts, recipe.phase_order)

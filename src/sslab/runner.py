@@ -110,7 +110,8 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
         data = _check_data_dir(data)
         dev = resolve_device(device)
         run = saved = None
-    plan = parallel.plan(recipe.name, cfg, dev, workers, saved, distributed=distributed.world_size() > 1)
+    plan = parallel.plan(recipe.name, cfg, dev, workers, saved, distributed=distributed.world_size() > 1,
+                         parts=len(recipe.parts(cfg)) if recipe.parts else 1)
     torch.set_num_threads(plan.threads)
     tracking.check(logger)
     # Load (and so check) the data before a run directory exists, so bad input leaves nothing behind.
@@ -141,7 +142,7 @@ def run_recipe(name: str, *, preset: str = "quick", overrides: Mapping[str, str]
     started = time.monotonic()
     held = hold(run.root)
     try:
-        if plan.seed_files:  # concurrent worker processes, one per seed
+        if plan.seed_files:  # concurrent worker processes, one per seed (or part of one)
             parallel.run_seeds(run, recipe, cfg, dev, loaded, plan, logger)
         else:
             for seed in range(cfg.seed, cfg.seed + cfg.seeds):

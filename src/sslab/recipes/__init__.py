@@ -37,13 +37,30 @@ class RecipeConfig:
 
 @dataclass
 class Context:
-    """What one seed of a recipe gets: where to write, what to run on, the data."""
+    """What one seed of a recipe gets: where to write, what to run on, the data; and, when the seed's
+    independent parts run as separate worker processes (sslab.parallel), which phases this one runs."""
 
     run: Run
     cfg: Any
     seed: int
     device: torch.device
     data: Any
+    phases: tuple[str, ...] | None = None  # None: every phase of the seed
+
+    def runs(self, phase: str) -> bool:
+        """Whether this worker trains ``phase`` (always, when the whole seed runs here)."""
+        return self.phases is None or phase in self.phases
+
+
+@dataclass(frozen=True)
+class Part:
+    """Phases of one seed that depend on nothing else of it (augment's two arms; pretext's pretext task
+    with the transfer that needs it, and the baseline): a CPU run may give each its own worker.
+    ``cost`` is the relative work (images through the network), so the longest parts start first."""
+
+    name: str
+    phases: tuple[str, ...]
+    cost: float
 
 
 @dataclass
@@ -65,6 +82,10 @@ class Recipe:
     # another model than the made-up data (the saved config holds them, so resume and the report's
     # command line reproduce them).
     data_preset: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    # The seed's independent parts (see Part), and the order in which a sequential run writes the
+    # phases' records (the joined metrics of parallel parts keep it). None: one seed is one job.
+    parts: Callable[[Any], list[Part]] | None = None
+    phase_order: tuple[str, ...] = ()
 
     def preset_extra(self, preset: str, data: Path | None) -> Mapping[str, Any] | None:
         return self.data_preset if data is not None and preset == "quick" else None

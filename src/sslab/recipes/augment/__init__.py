@@ -22,9 +22,9 @@ from pathlib import Path
 
 from sslab.data import cifar10
 from sslab.recipes import Recipe
-from sslab.recipes.augment.config import PRESETS, Config
+from sslab.recipes.augment.config import ARMS, PRESETS, Config
 from sslab.recipes.augment.report import report, summarize
-from sslab.recipes.augment.train import load_data, run_seed
+from sslab.recipes.augment.train import load_data, parts, run_seed
 
 
 def locate_data(root: Path) -> Path | None:
@@ -43,5 +43,7 @@ RECIPE = Recipe(
     summarize=summarize,
     report=report,
     locate_data=locate_data,
+    parts=parts,
+    phase_order=ARMS,
     description="small CNN, baseline vs 4x augmented set, overlaid validation curves",
 )

@@ -15,7 +15,7 @@ import torch
 from sslab.data import cifar10, synthetic_images
 from sslab.data.images import ImageSet, one_per_class, to_unit, unit_to_signed
 from sslab.errors import UserError
-from sslab.recipes import Context
+from sslab.recipes import Context, Part
 from sslab.recipes.augment.config import ARMS, Config
 from sslab.report import figures
 from sslab.train import atomic
@@ -50,6 +50,11 @@ def split(pool: ImageSet, cfg: Config, seed: int) -> tuple[torch.Tensor, torch.T
 
 
 # ---- one seed -------------------------------------------------------------------------
+def parts(cfg: Config) -> list[Part]:
+    """The two arms are independent; the augmented one sees 4x the images per epoch."""
+    return [Part("baseline", ("baseline",), 1.0), Part("augmented", ("augmented",), 4.0)]
+
+
 def run_seed(ctx: Context) -> None:
     cfg, run, seed, pool = ctx.cfg, ctx.run, ctx.seed, ctx.data
     train_idx, val_idx = split(pool, cfg, seed)
@@ -64,11 +69,11 @@ def run_seed(ctx: Context) -> None:
         # Sample i of the 4N set is version i // N of image i % N, built in [0, 1] then sent to [-1, 1].
         return unit_to_signed(apply_versions(to_unit(batch_u8), sample // n, cfg.brighten, cfg.darken))
 
-    if seed == run.config()["seeds"][0] and not (run.figures / "augmented_examples.png").exists():
+    if seed == run.config()["seeds"][0] and ctx.runs(ARMS[0]) and not (run.figures / "augmented_examples.png").exists():
         # Drawn before training, so a live logger (TensorBoard) shows it from the first epoch.
         draw_examples(train, cfg, run.figures / "augmented_examples")
 
-    for arm in ARMS:
+    for arm in filter(ctx.runs, ARMS):  # each arm seeds itself: it may run in a worker of its own
         torch.manual_seed(phase_seed(seed, f"init-{arm}"))
         model = SmallCNN(len(pool.classes)).to(dev)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from sslab.data import cifar10
 from sslab.recipes import Recipe
-from sslab.recipes.pretext.config import PRESETS, Config
+from sslab.recipes.pretext.config import ARMS, PRESETS, Config
 from sslab.recipes.pretext.report import report, summarize
-from sslab.recipes.pretext.train import load_data, run_seed
+from sslab.recipes.pretext.train import load_data, parts, run_seed
 
 
 def locate_data(root: Path) -> Path | None:
@@ -48,5 +48,7 @@ RECIPE = Recipe(
     summarize=summarize,
     report=report,
     locate_data=locate_data,
+    parts=parts,
+    phase_order=("pretext", *ARMS),
     description="flip/rotation pretext, transfer to 500 labels vs from scratch, overlaid test curves",
 )

@@ -18,7 +18,7 @@ import torch
 from sslab.data import cifar10, synthetic_images
 from sslab.data.images import ImageSet, class_counts
 from sslab.errors import UserError
-from sslab.recipes import Context
+from sslab.recipes import Context, Part
 from sslab.recipes.pretext.config import ARMS, LAST_LAYER, Config
 from sslab.report import figures
 from sslab.train import atomic
@@ -184,6 +184,15 @@ def train_labeled(ctx: Context, arm: str, labeled: ImageSet, pretext_path: Path)
                {"recipe": "pretext", "arm": arm, "n_classes": len(labeled.classes), "classes": list(labeled.classes)})
 
 
+def parts(cfg: Config) -> list[Part]:
+    """The baseline needs nothing of the pretext task; the transfer needs its model, so they share a part.
+    Costs count images through the network (the pretext task sees each unlabeled image in every version;
+    a test pass counts a third of a training pass)."""
+    pretext = 0 if cfg.pretext_model else cfg.pretext_epochs * cfg.synthetic_size * len(task_classes(cfg.pretext_task))
+    arm = cfg.epochs * cfg.labeled_size + cfg.epochs // cfg.eval_every * cfg.synthetic_test_size / 3
+    return [Part("pretext", ("pretext", "transfer"), pretext + arm), Part("baseline", ("baseline",), arm)]
+
+
 def run_seed(ctx: Context) -> None:
     cfg, run, seed, data = ctx.cfg, ctx.run, ctx.seed, ctx.data
     split_file = run.root / "splits" / "labeled.json"
@@ -197,10 +206,11 @@ def run_seed(ctx: Context) -> None:
         pretext_path = Path(cfg.pretext_model)
     else:
         pretext_path = run.checkpoint_path(f"seed{seed}/pretext-model")
-        train_pretext(ctx, data.train.images[data.unlabeled], pretext_path)
-    for arm in ARMS:
+        if ctx.runs("pretext"):
+            train_pretext(ctx, data.train.images[data.unlabeled], pretext_path)
+    for arm in filter(ctx.runs, ARMS):  # each arm seeds itself: the baseline may run in a worker of its own
         train_labeled(ctx, arm, labeled, pretext_path)
-    if seed == run.config()["seeds"][0] and not (run.figures / "pretext_examples.png").exists():
+    if seed == run.config()["seeds"][0] and ctx.runs("transfer") and not (run.figures / "pretext_examples.png").exists():
         draw_examples(data.train.images[data.unlabeled[:6]].cpu(), cfg.pretext_task,
                       run.figures / "pretext_examples")
 
