@@ -3,7 +3,8 @@
     python benchmarks/parallel_seeds.py [--seeds 3] [--epochs 30] [--images 2000] [--repeats 3]
 
 1. ``sslab run augment --preset quick --seeds N`` wall time, three ways, one after another:
-   parallel (the default: one worker per free core, one intra-op thread each), sequential
+   parallel (the default: one worker per free core, one intra-op thread each, every seed's
+   two arms as jobs of their own, the augmented ones first), sequential
    with one thread per core (the old default) and sequential with one thread. Goal on 2
    cores: parallel <= 0.6x the old default.
 2. The augment training loop (sslab.vision.classify.train_epoch on the 4x augmented set) in
@@ -108,7 +109,7 @@ def main() -> None:
 
     if not args.skip_runs:
         print(f"\n1. sslab run augment --preset quick --seeds {args.seeds} epochs={args.epochs} --device cpu")
-        cases = [("parallel (default: --workers auto, 1 thread each)", cores, None),
+        cases = [("parallel (default: seeds x arms as jobs, 1 thread each)", cores, None),
                  (f"sequential, {cores} threads (the old default)", 1, cores),
                  ("sequential, 1 thread", 1, 1)]
         times = {}
