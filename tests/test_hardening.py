@@ -88,11 +88,12 @@ def clean(result: Result, says: str, code: int = 2) -> None:
 # ---- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory) -> Path:
-    """One finished smoke run of `augment`; cases damage copies of it."""
+    """One finished smoke run of `augment` in the sequential layout (`--workers 1`: the damage cases name its
+    files; tests/test_parallel.py damages the parallel layout's); cases damage copies of it."""
     from sslab.runner import run_recipe
 
     with redirect_stderr(io.StringIO()):
-        run = run_recipe("augment", preset="smoke", out=tmp_path_factory.mktemp("smoke"))
+        run = run_recipe("augment", preset="smoke", out=tmp_path_factory.mktemp("smoke"), workers=1)
     return run.root
 
 
@@ -236,7 +237,8 @@ def case_disk_full_midrun(lab, monkeypatch):
     out = lab.tmp / "runs"
     with monkeypatch.context() as m:
         inject(m, errno.ENOSPC, lambda p: p.endswith("seed0-augmented.state.safetensors"))
-        result = cli("run", "augment", "--preset", "smoke", "--out", out)
+        # --workers 1: the injected failure reaches this process only, not a worker process
+        result = cli("run", "augment", "--preset", "smoke", "--workers", "1", "--out", out)
     (run,) = out.iterdir()
     assert not (run / "summary.json").exists() and not list(run.rglob("*.tmp"))
     again = cli("run", "--resume", run)
@@ -295,8 +297,8 @@ def stop_midway(lab, sig) -> tuple[Result, Path]:
                             env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=sigint_as_in_a_terminal)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
-        metrics = list(out.glob("*/metrics.jsonl"))
-        if metrics and metrics[0].read_text().strip():
+        metrics = list(out.glob("*/metrics.jsonl")) + list(out.glob("*/seeds/*.jsonl"))  # either layout
+        if any(m.read_text().strip() for m in metrics):
             break
         time.sleep(0.05)
     proc.send_signal(sig)
@@ -401,7 +403,7 @@ def case_diverges(lab, monkeypatch):
     real = torch.nn.functional.cross_entropy
     monkeypatch.setattr(torch.nn.functional, "cross_entropy", lambda *a, **k: real(*a, **k) * float("nan"))
     out = lab.tmp / "runs"
-    result = cli("run", "augment", "--preset", "smoke", "--out", out)
+    result = cli("run", "augment", "--preset", "smoke", "--workers", "1", "--out", out)  # the patch is this process's
     (run,) = out.iterdir()
     assert (run / "diverged.json").is_file() and not (run / "summary.json").exists()
     again = cli("run", "--resume", run)

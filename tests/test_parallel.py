@@ -77,10 +77,9 @@ def test_parts_of_a_seed_are_jobs_when_workers_are_free(four_cores):
 
 def test_parts_are_scheduled_costliest_first_and_joined_in_sequential_order(tmp_path):
     from sslab import recipes
-    from sslab.recipes.augment.train import parts
     from sslab.train.rundir import Run
 
-    base, aug = parts(SimpleNamespace())
+    base, aug = recipes.get("augment").parts(SimpleNamespace())
     assert (base.name, aug.name) == ("baseline", "augmented") and aug.cost == 4 * base.cost
     run = Run(tmp_path)
     (tmp_path / parallel.SEEDS_DIR).mkdir()
@@ -227,6 +226,26 @@ def test_sigkill_of_one_worker_stops_the_run_in_one_line_and_resume_gives_the_sa
     finished = next((line for line in resumed.stdout.splitlines() if "already finished" in line), "")
     assert all(label in finished for label in done), (done, finished)
     assert _numbers(run) == _numbers(sequential)
+
+
+def test_damaged_job_file_refuses_resume_in_one_line_and_changes_nothing(augment_two_seeds_parallel, tmp_path):
+    """The parallel layout's own damage: a metrics line of one job. The resume stops in one line before any
+    worker starts; the joined metrics.jsonl and summary.json stay as they were."""
+    import shutil
+
+    from sslab_testing import cli
+
+    run = tmp_path / "run"
+    shutil.copytree(augment_two_seeds_parallel[0], run)
+    (run / ".lock").unlink(missing_ok=True)
+    job = run / "seeds" / "seed1-augmented.jsonl"
+    lines = job.read_text().splitlines(keepends=True)
+    job.write_text(lines[0] + lines[1][:12] + "\n")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
+    proc = cli("run", "--resume", str(run))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "seed1-augmented.jsonl: line 2 is damaged" in proc.stderr and "--resume" in proc.stderr
+    assert before == {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
 
 
 def test_bad_workers_is_one_line_and_leaves_nothing(tmp_path):

@@ -205,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if before is not None:
             signal.signal(signal.SIGTERM, before)
+        runner = sys.modules.get("sslab.runner")
+        if runner is not None:  # main() called again in this process (a notebook, a test) starts with no run
+            runner.RESUMABLE = None
     return int(code or 0)
 
 

@@ -45,7 +45,7 @@ from sslab.errors import UserError
 from sslab.report import tracking
 from sslab.train import atomic
 from sslab.train.progress import LINES_ENV, say
-from sslab.train.rundir import Run
+from sslab.train.rundir import DIVERGED_FILE, Run
 
 SEEDS_DIR = "seeds"
 # Networks big enough to use several intra-op threads well: one process gets every free
@@ -178,10 +178,9 @@ def _label(seed: int, part: registry.Part | None) -> str:
 
 
 def prepare_resume(run: Run) -> None:
-    """The parallel layout's resume: the joined metrics go (each worker cuts its own file); a finished
-    run's summary.json stays until the new one is renamed over it."""
+    """The parallel layout's resume: each worker cuts its own file; the joined metrics.jsonl and a finished
+    run's summary.json stay until the new ones are renamed over them (a refused resume changes nothing)."""
     run.take_for_resume()
-    run.metrics_path.unlink(missing_ok=True)
 
 
 def join_metrics(run: Run, seeds: list[int], parts: list[registry.Part | None] = (None,),
@@ -191,11 +190,19 @@ def join_metrics(run: Run, seeds: list[int], parts: list[registry.Part | None] =
     rank = {phase: i for i, phase in enumerate(phase_order)}
     lines: list[str] = []
     for seed in seeds:
-        mine = [line for part in parts if seed_metrics(run.root, seed, part).is_file()
-                for line in seed_metrics(run.root, seed, part).read_text().splitlines(keepends=True)]
-        if len(parts) > 1:
-            mine.sort(key=lambda line: rank.get(json.loads(line).get("phase"), len(rank)))
-        lines += mine
+        mine: list[tuple[int, str]] = []
+        for part in parts:
+            path = seed_metrics(run.root, seed, part)
+            for n, line in enumerate(path.read_text().splitlines(keepends=True) if path.is_file() else [], 1):
+                try:
+                    phase = json.loads(line).get("phase")
+                except (ValueError, AttributeError):
+                    raise UserError(f"{path}: line {n} is damaged (not a JSON record); delete it and its job's "
+                                    f"{_done_file(run.root, seed, part).name} to redo that job, then "
+                                    f"`sslab run --resume {run.root}`") from None
+                mine.append((rank.get(phase, len(rank)) if len(parts) > 1 else 0, line))
+        mine.sort(key=lambda item: item[0])  # stable: each phase keeps its epochs' order
+        lines += [line for _, line in mine]
     atomic.write_text(run.metrics_path, "".join(lines))
     run._records = None
 
@@ -309,6 +316,8 @@ def run_seeds(run: Run, recipe: registry.Recipe, cfg: Any, device: torch.device,
             proc.terminate()
         for proc, _job, _conn in running.values():
             proc.join()
+    if failures and (run.root / DIVERGED_FILE).is_file():  # one job diverged: the run cannot be resumed
+        raise UserError(failures[0])
     if failures:
         kept = "the other jobs were kept" if parts != [None] else "the other seeds were kept"
         raise UserError(f"{failures[0]}; {kept}: finish with `sslab run --resume {run.root}`")
