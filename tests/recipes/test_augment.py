@@ -86,9 +86,10 @@ def test_corrupt_data_leaves_no_run_directory(tmp_path):
 
 
 def test_real_cifar10_slice_learns(cifar_jpeg_slice, tmp_path):
-    """The seed's network on 2,500 real CIFAR-10 training images beats chance (10%) clearly."""
+    """The seed's network on 2,500 real CIFAR-10 training images beats chance (10%) clearly (3 epochs: best
+    validation accuracy 24.7% baseline, 40.8% augmented, measured 2026-12-01 at one thread)."""
     proc = sslab("run", "augment", "--data", str(cifar_jpeg_slice), "--out", str(tmp_path), "val_size=500",
-                 "epochs=6", "--device", "cpu")
+                 "epochs=3", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     (run,) = tmp_path.iterdir()
     summary = json.loads((run / "summary.json").read_text())
