@@ -145,3 +145,77 @@ def test_load_sampler_refuses_other_files(tmp_path):
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown model kind"):
         build_model("diffusion", BINS, GENRES)
+
+
+# ---- the flow's running average of its weights (the weights that make sound) ----------------
+def test_ema_width_matches_edm2s_table():
+    from sslab.audio.generative import ema_gamma
+
+    # Karras et al. 2024 (EDM2): relative std 0.05 <-> gamma 16.97, 0.10 <-> gamma 6.94.
+    assert ema_gamma(0.05) == pytest.approx(16.97, abs=0.01) and ema_gamma(0.10) == pytest.approx(6.94, abs=0.01)
+    with pytest.raises(ValueError, match="relative width"):
+        ema_gamma(0.3)
+
+
+def test_weight_average_weighs_step_t_by_t_to_the_gamma():
+    from sslab.audio.generative import WeightAverage
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    avg = WeightAverage(net, 0.1)
+    values = torch.linspace(-1, 3, 400) ** 2  # weights that wander
+    for v in values:
+        net.weight.data.fill_(float(v))
+        avg.update(net)
+    t = torch.arange(1, 401, dtype=torch.float64)
+    expected = float((t ** avg.gamma * values.double()).sum() / (t ** avg.gamma).sum())
+    assert float(avg.average.weight) == pytest.approx(expected, rel=0.02)
+    assert float(avg.average.weight) != pytest.approx(float(values[-1]), rel=0.05)  # not the last weights
+
+
+def test_the_flow_samples_with_its_weight_average_and_trains_the_raw_weights_only():
+    from sslab.audio.generative import sampler_of
+
+    torch.manual_seed(0)
+    model = build_model("flow", BINS, GENRES, hidden=8, genre_dim=4, flow_steps=2, ema=0.1)
+    model.sampler.fit_standardizer(torch.randn(4, BINS, 16) * 2 + 1)
+    assert sampler_of(model) is model.sampler  # no step yet: nothing averaged
+    opts = build_optimizers(model, 2e-3)
+    trained = {id(p) for group in opts["opt"].param_groups for p in group["params"]}
+    assert trained == {id(p) for p in model.sampler.parameters()}  # the average is not trained by Adam
+    x, g = _toy_batch()
+    for _ in range(5):
+        train_step(model, opts, x, g)
+    avg = sampler_of(model)
+    assert avg is model.ema.average and int(model.ema.steps) == 5
+    assert torch.equal(avg.mean, model.sampler.mean) and torch.equal(avg.std, model.sampler.std)
+    assert any(not torch.equal(a, b) for a, b in zip(avg.parameters(), model.sampler.parameters()))
+    # The average is part of the model's state, so a resumed run goes on averaging where it stopped.
+    state = model.state_dict()
+    assert "ema.steps" in state and any(k.startswith("ema.average.") for k in state)
+    torch.manual_seed(1)
+    again = build_model("flow", BINS, GENRES, hidden=8, genre_dim=4, flow_steps=2, ema=0.1)
+    again.load_state_dict(state)
+    z = avg.draw_latents(2, 24, torch.Generator().manual_seed(0))
+    assert torch.equal(sampler_of(again).sample(torch.tensor([0, 1]), 24, z=z), avg.sample(torch.tensor([0, 1]), 24, z=z))
+    # Without ema (and for the VAE and GAN) the last weights make sound, as before.
+    assert sampler_of(build_model("flow", BINS, GENRES, hidden=8, genre_dim=4)).__class__.__name__ == "FlowSampler"
+    plain = build_model("vae", BINS, GENRES, z_dim=4, hidden=16, genre_dim=4, ema=0.1)
+    assert sampler_of(plain) is plain.sampler and getattr(plain, "ema", None) is None
+
+
+def test_the_weight_average_round_trips_through_save_and_load_with_equal_samples(tmp_path):
+    from sslab.audio.generative import sampler_of
+
+    domain = SpectralDomain("mel", 8000, 64, 16, n_mels=12)
+    torch.manual_seed(0)
+    model = build_model("flow", domain.bins, 2, hidden=8, genre_dim=4, flow_steps=2, ema=0.1)
+    opts = build_optimizers(model, 5e-3)
+    for _ in range(3):
+        train_step(model, opts, torch.randn(4, domain.bins, 16), torch.tensor([0, 1, 0, 1]))
+    genres = torch.tensor([0, 1])
+    wave = generate_audio(sampler_of(model), domain, genres, 0.2, 2, torch.Generator().manual_seed(3))
+    raw = generate_audio(model.sampler, domain, genres, 0.2, 2, torch.Generator().manual_seed(3))
+    assert not torch.equal(wave, raw)
+    save_sampler(tmp_path / "s.safetensors", sampler_of(model), domain, ["classical", "rock"])
+    loaded, dom2, _, _ = load_sampler(tmp_path / "s.safetensors")
+    assert torch.equal(generate_audio(loaded, dom2, genres, 0.2, 2, torch.Generator().manual_seed(3)), wave)

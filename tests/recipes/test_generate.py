@@ -176,6 +176,16 @@ def test_smoke_run_of_the_other_models_end_to_end_with_both_opinions(tmp_path, o
     assert main(["sample", "--checkpoint", str(run.root), "--genre", "rock", "--n", "1", "--seconds", "2",
                  "--out", str(tmp_path / "samples")]) == 0
     assert sf.info(str(next((tmp_path / "samples").glob("rock_0_*.wav")))).frames == 2 * 16000
+    if model == "flow":  # the saved sampler, what `sslab sample` uses, is the running average of the weights
+        from sslab.audio.generative import load_sampler
+        from sslab.train.checkpoint import load_state
+
+        sampler, *_, meta = load_sampler(run.checkpoint_path("seed0/sampler"))
+        state = load_state(run.checkpoint_path("seed0/flow", ".state.safetensors"))["model"]
+        assert meta["weights"] == "average (ema=0.1)" and int(state["ema.steps"]) == 8
+        for name, value in sampler.state_dict().items():
+            assert torch.equal(value, state[f"ema.average.{name}"]), name
+        assert any(not torch.equal(v, state[f"sampler.{k}"]) for k, v in sampler.named_parameters())
 
 
 def test_real_music_with_one_genre_or_too_few_clips_says_so(tmp_path, capsys):

@@ -31,6 +31,9 @@ class Config(RecipeConfig):
     hidden: int = param(96, "channels of the decoder, encoder and discriminator (a multiple of 8)", min=8, max=2048)
     flow_steps: int = param(8, "model=flow: Heun steps from noise to spectrogram when sampling", min=1, max=1000)
     guidance: float = param(4.0, "model=flow: classifier-free guidance scale (1: none)", min=1.0, max=20.0)
+    ema: float = param(0.1, "model=flow: sample with a running average of the weights (power-function EMA, EDM2) "
+                            "as wide as this share of training (its relative std; 0: the last weights)",
+                       min=0.0, max=0.25)
     batch_size: int = param(32, "crops per training step", min=2, max=4096)
     lr: float = param(0.0, "Adam learning rate (0: 1e-3 for the VAE and the flow, 2e-4 for the GAN)", min=0.0, max=1.0)
     epochs: int = param(10, "generator epochs", min=1, max=100_000)

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from sslab.audio import features as handmade
-from sslab.audio.generative import build_model, build_optimizers, generate_audio, save_sampler, train_step
+from sslab.audio.generative import (build_model, build_optimizers, generate_audio, sampler_of, save_sampler,
+                                    train_step)
 from sslab.audio.io import write_wav
 from sslab.audio.judge import (GenreJudge, Reference, frechet_distance, judge_generated, judge_train_step,
                                noise_measures)
@@ -142,7 +143,7 @@ def estimate_minutes(cfg: Config, data: GenreData, domain: SpectralDomain) -> fl
         judge = GenreJudge(data.sample_rate, len(data.genres)).to(dev)
         judge_opt = torch.optim.Adam(judge.parameters(), lr=cfg.judge_lr)
         model = build_model(cfg.model, domain.bins, len(data.genres), cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
-                            guidance=cfg.guidance).to(dev)
+                            guidance=cfg.guidance, ema=cfg.ema).to(dev)
         optimizers = build_optimizers(model, cfg.learning_rate)
 
         def timed(step, n=3):
@@ -260,7 +261,7 @@ def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: S
     names = data.genres
     torch.manual_seed(phase_seed(seed, f"init-{cfg.model}"))
     model = build_model(cfg.model, domain.bins, len(names), cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
-                        guidance=cfg.guidance).to(data.train.device)
+                        guidance=cfg.guidance, ema=cfg.ema).to(data.train.device)
     crop_len = samples_for(cfg.crop_frames, cfg.hop)
     stats_gen = torch.Generator().manual_seed(phase_seed(seed, "standardizer"))
     sample, _ = random_crops(data.train, data.train_labels, min(512, 16 * len(data.train)), crop_len, stats_gen)
@@ -283,7 +284,7 @@ def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: S
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             gen = torch.Generator().manual_seed(phase_seed(seed, f"eval-{epoch + 1}"))
             genres_of = genre_batch(len(names), cfg.eval_clips)
-            wave = generate_audio(model.sampler, domain, genres_of, cfg.eval_seconds, cfg.griffin_lim_iters, gen)
+            wave = generate_audio(sampler_of(model), domain, genres_of, cfg.eval_seconds, cfg.griffin_lim_iters, gen)
             scores = judge_generated(judge, wave, genres_of, ref, names, data.sample_rate)
             run.log(seed=seed, phase="eval", epoch=epoch + 1, **scores)
             stage.show(acc=scores["mean_acc"], fd=scores["mean_fd"])
@@ -361,7 +362,7 @@ def final_evaluation(run: Run, seed: int, cfg: Config, model, judge: GenreJudge,
     gen = torch.Generator().manual_seed(phase_seed(seed, "final"))
     genres_of = genre_batch(len(names), cfg.final_clips)
     start = time.perf_counter()
-    wave = generate_audio(model.sampler, domain, genres_of, cfg.eval_seconds, cfg.griffin_lim_iters, gen)
+    wave = generate_audio(sampler_of(model), domain, genres_of, cfg.eval_seconds, cfg.griffin_lim_iters, gen)
     audio_per_s = len(wave) * cfg.eval_seconds / (time.perf_counter() - start)
     scores = judge_generated(judge, wave, genres_of, ref, names, sr)
     logits, _ = judge.judge(wave)
@@ -370,8 +371,11 @@ def final_evaluation(run: Run, seed: int, cfg: Config, model, judge: GenreJudge,
     run.log(seed=seed, phase="final", epoch=cfg.epochs, audio_seconds_per_s=audio_per_s,
             confusion=confusion.tolist(), second_opinion=second.measures(wave.numpy().astype(np.float64),
                                                                         genres_of.numpy(), names), **scores)
-    save_sampler(run.checkpoint_path(f"seed{seed}/sampler"), model.sampler, domain, names,
-                 {"recipe": "generate", "model": cfg.model, "griffin_lim_iters": cfg.griffin_lim_iters, "seed": seed})
+    # The weights that made the clips above: the flow's running average (cfg.ema), else the last ones.
+    weights = f"average (ema={cfg.ema:g})" if getattr(model, "ema", None) is not None else "last"
+    save_sampler(run.checkpoint_path(f"seed{seed}/sampler"), sampler_of(model), domain, names,
+                 {"recipe": "generate", "model": cfg.model, "griffin_lim_iters": cfg.griffin_lim_iters, "seed": seed,
+                  "weights": weights})
     if seed == run.config()["seeds"][0]:
         write_examples(run, seed, cfg, model, domain, data)
 
@@ -382,7 +386,7 @@ def write_examples(run: Run, seed: int, cfg: Config, model, domain: SpectralDoma
     folder = run.root / "audio"
     gen = torch.Generator().manual_seed(phase_seed(seed, "examples"))
     genres_of = genre_batch(len(names), cfg.report_clips)
-    wave = generate_audio(model.sampler, domain, genres_of, cfg.report_seconds, cfg.griffin_lim_iters, gen)
+    wave = generate_audio(sampler_of(model), domain, genres_of, cfg.report_seconds, cfg.griffin_lim_iters, gen)
     length = min(int(round(cfg.report_seconds * sr)), data.test.shape[1])
     real_example = torch.stack([data.test[data.test_labels == g][0, :length].float().cpu() / gtzan.INT16_SCALE
                                 for g in range(len(names))])
