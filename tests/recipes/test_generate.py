@@ -112,7 +112,7 @@ def test_real_music_turns_the_default_preset_into_the_flow_and_nothing_else():
                             extra=recipe.preset_extra(preset, data))
     real = cfg("quick", Path("music"))
     assert (real.model, real.domain, real.n_mels, real.hidden, real.epochs * real.steps_per_epoch) == \
-        ("flow", "mel", 64, 16, 1200)
+        ("flow", "mel", 64, 16, 1800)
     assert cfg("quick", None).model == "vae" and cfg("smoke", Path("music")).model == "vae"
     assert cfg("paper", Path("music")).n_mels == 128
     assert cfg("quick", Path("music"), model="vae", domain="stft").model == "vae"
