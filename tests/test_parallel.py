@@ -252,3 +252,23 @@ def test_bad_workers_is_one_line_and_leaves_nothing(tmp_path):
     proc = sslab("run", "augment", "--preset", "smoke", "--workers", "0", "--out", str(tmp_path / "runs"))
     assert proc.returncode == 2 and "--workers 0: must be at least 1" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
+
+
+def test_a_recipe_without_parts_runs_one_job_per_seed_with_the_sequential_numbers(tmp_path):
+    """`generate` declares no parts: with two workers each seed is one job (seeds/seed<K>.jsonl), and the numbers
+    equal those of one seed after another in one process."""
+    from sslab.runner import run_recipe
+
+    def numbers(run: Path) -> list[dict]:
+        records = map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+        return [{k: v for k, v in r.items() if k != "time" and not k.endswith("_per_s")} for r in records]
+
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        par = run_recipe("generate", preset="smoke", seeds=2, device="cpu", workers=2, out=tmp_path / "par").root
+        seq = run_recipe("generate", preset="smoke", seeds=2, device="cpu", workers=1, out=tmp_path / "seq").root
+    assert sorted(p.name for p in (par / parallel.SEEDS_DIR).glob("*.jsonl")) == ["seed0.jsonl", "seed1.jsonl"]
+    assert "split_parts: false" in (par / "config.yaml").read_text()
+    assert numbers(par) == numbers(seq) and len(numbers(seq)) > 4
