@@ -266,10 +266,7 @@ def run_seeds(run: Run, recipe: registry.Recipe, cfg: Any, device: torch.device,
     todo.sort(key=lambda job: -(job[1].cost if job[1] else 0.0))  # stable: seed order among equals
     (run.root / SEEDS_DIR).mkdir(exist_ok=True)
     if len(todo) < len(jobs):
-        finished = [_label(*job) for job in jobs if job not in todo]
-        say(f"{recipe.name}: {', '.join(finished)} already finished" if parts != [None]
-            else f"{recipe.name}: seeds {', '.join(str(seed) for seed, _ in jobs if (seed, None) not in todo)} "
-                 "already finished")
+        say(f"{recipe.name}: {', '.join(_label(*job) for job in jobs if job not in todo)} already finished")
     what = (f"{len(todo)} job(s) ({len(seeds)} seed(s) x {len(parts)} parts: {', '.join(p.name for p in parts)})"
             if parts != [None] else f"{len(todo)} seed(s)")
     say(f"{recipe.name}: {what} on {min(plan.workers, max(1, len(todo)))} worker(s), {plan.threads} thread(s) each")
@@ -319,6 +316,5 @@ def run_seeds(run: Run, recipe: registry.Recipe, cfg: Any, device: torch.device,
     if failures and (run.root / DIVERGED_FILE).is_file():  # one job diverged: the run cannot be resumed
         raise UserError(failures[0])
     if failures:
-        kept = "the other jobs were kept" if parts != [None] else "the other seeds were kept"
-        raise UserError(f"{failures[0]}; {kept}: finish with `sslab run --resume {run.root}`")
+        raise UserError(f"{failures[0]}; the other jobs were kept: finish with `sslab run --resume {run.root}`")
     join_metrics(run, seeds, parts, recipe.phase_order)

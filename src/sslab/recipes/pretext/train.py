@@ -186,8 +186,9 @@ def train_labeled(ctx: Context, arm: str, labeled: ImageSet, pretext_path: Path)
 
 def parts(cfg: Config) -> list[Part]:
     """The baseline needs nothing of the pretext task; the transfer needs its model, so they share a part.
-    Costs count images through the network (the pretext task sees each unlabeled image in every version;
-    a test pass counts a third of a training pass)."""
+    Costs count images through the network, roughly (the pretext task sees each unlabeled image in every
+    version; synthetic_size stands in for the unlabeled count; a test pass counts a third of a training
+    pass): they only order the jobs."""
     pretext = 0 if cfg.pretext_model else cfg.pretext_epochs * cfg.synthetic_size * len(task_classes(cfg.pretext_task))
     arm = cfg.epochs * cfg.labeled_size + cfg.epochs // cfg.eval_every * cfg.synthetic_test_size / 3
     return [Part("pretext", ("pretext", "transfer"), pretext + arm), Part("baseline", ("baseline",), arm)]
