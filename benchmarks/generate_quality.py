@@ -4,7 +4,8 @@ For the test genre (classical unless the run set another) it prints, per seed an
 - the share of generated clips the feature-based second opinion (logistic regression on hand-made
   features, fitted on real training clips; no learned judge) calls the test genre;
 - the feature Frechet distance, generated vs real, over the real-vs-real floor (same clip count);
-- spectral flatness, harmonicity and onset rate, generated over real (medians);
+- spectral flatness, harmonicity, onset rate and how long notes hold (chroma autocorrelation half-life),
+  generated over real (medians);
 - the judge's share, and what the judge and the feature classifier call degraded real clips and
   noise shaped like the test genre (their calibration), and the hand-made measures of those
   degraded clips (the bar generated clips must beat);
@@ -60,6 +61,8 @@ def rows_for(runs: list[Run]) -> tuple[str, list[tuple[str, list[float], float]]
         ("spectral flatness generated / real (x)", [o["flatness_ratio"][g] for o in second], 2),
         ("harmonicity generated / real (x)", [o["harmonicity_ratio"][g] for o in second], 2),
         ("onsets per s generated / real (x)", [o["onsets_ratio"][g] for o in second], 2),
+        *([("notes hold generated / real (x)", [o["hold_ratio"][g] for o in second], 2)]
+          if all("hold_ratio" in o for o in second) else []),
         ("judge calls it the test genre (%)", [100 * f["acc"][g] for f in finals], 0),
         ("judge on real held-out clips (%)", [100 * c["segment_acc"] for c in checks], 0),
         ("second opinion on real held-out clips (%)", [100 * c["real held-out"]["features"]["all"] for c in calib], 0),
@@ -74,8 +77,8 @@ def rows_for(runs: list[Run]) -> tuple[str, list[tuple[str, list[float], float]]
         *[(f"{g} {name}: {label}", [c[name]["measures"][key][g] for c in calib], 2)
           for name in ("blurred spectrogram", "noise 10 dB", "noise shaped like the genre")
           for key, label in (("fd_ratio", "feature Frechet / floor (x)"), ("flatness_ratio", "flatness / real (x)"),
-                             ("harmonicity_ratio", "harmonicity / real (x)"))
-          if all("measures" in c[name] for c in calib)],
+                             ("harmonicity_ratio", "harmonicity / real (x)"), ("hold_ratio", "notes hold / real (x)"))
+          if all(key in c[name].get("measures", {}) for c in calib)],
         ("wall time (min)", walls, 1),
     ]
 

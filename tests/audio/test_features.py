@@ -39,6 +39,21 @@ def test_noise_is_flat_and_not_harmonic_tones_are_the_opposite():
     assert noise.harmonicity.max() < 0.3 < 0.9 < tones.harmonicity.min()
 
 
+def test_notes_that_last_longer_hold_longer_and_noise_holds_one_frame():
+    def melody(note_s: float, n: int = 3) -> np.ndarray:  # a random note every note_s seconds
+        rng = np.random.default_rng(7)
+        t = int(4.0 * SR)
+        per = int(note_s * SR)
+        f0 = np.repeat(220.0 * 2 ** (rng.integers(0, 12, size=(n, t // per + 1)) / 12), per, axis=1)[:, :t]
+        return 0.3 * np.sin(2 * np.pi * np.cumsum(f0, axis=1) / SR)
+
+    short, long = features.clip_features(melody(0.1), SR).hold_s, features.clip_features(melody(0.5), SR).hold_s
+    noise = features.clip_features(np.random.default_rng(0).standard_normal((3, 4 * SR)), SR).hold_s
+    frame = (1024 // 2) / SR  # ~46 ms windows, hop half of one: 32 ms at 16 kHz
+    assert noise.max() < frame < short.min() and short.max() < 0.1 < 0.2 < long.min()
+    assert np.median(long) / np.median(short) > 3
+
+
 def test_frechet_ratio_is_zero_for_identical_sets_and_grows_with_added_noise():
     real = features.clip_features(chords(24, seed=1), SR).features
     same = features.frechet_ratio(real[:12], real, real[:12])

@@ -172,6 +172,24 @@ def test_weight_average_weighs_step_t_by_t_to_the_gamma():
     assert float(avg.average.weight) != pytest.approx(float(values[-1]), rel=0.05)  # not the last weights
 
 
+def test_weight_average_update_never_reads_a_tensor_back_to_python(monkeypatch):
+    # On a GPU, a step count read back to Python (float(), int(), .item()) waits for the device every step.
+    from sslab.audio.generative import WeightAverage
+
+    net = torch.nn.Linear(3, 3)
+    avg = WeightAverage(net, 0.1)
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("host read in WeightAverage.update")
+
+    for name in ("__float__", "__int__", "__bool__", "__index__", "item", "tolist"):
+        monkeypatch.setattr(torch.Tensor, name, refuse)
+    for _ in range(3):
+        avg.update(net)
+    monkeypatch.undo()
+    assert int(avg.steps) == 3
+
+
 def test_the_flow_samples_with_its_weight_average_and_trains_the_raw_weights_only():
     from sslab.audio.generative import sampler_of
 

@@ -328,9 +328,13 @@ class WeightAverage(nn.Module):
     @torch.no_grad()
     def update(self, sampler: nn.Module) -> None:
         self.steps += 1
-        keep = (1.0 - 1.0 / float(self.steps)) ** (self.gamma + 1)
-        for avg, now in zip(self.average.parameters(), sampler.parameters()):
-            avg.lerp_(now.detach(), 1.0 - keep)
+        # The weight stays a tensor on the model's device: reading the step count back to Python would
+        # wait for the GPU every step. float64 so that 1 - 1/t is exact enough at any step count.
+        keep = (1.0 - 1.0 / self.steps.double()) ** (self.gamma + 1)
+        avgs = list(self.average.parameters())
+        weight = (1.0 - keep).to(avgs[0].dtype) if avgs else keep
+        for avg, now in zip(avgs, sampler.parameters()):
+            avg.lerp_(now.detach(), weight)
         for avg, now in zip(self.average.buffers(), sampler.buffers()):
             avg.copy_(now)
 

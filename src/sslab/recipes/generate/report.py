@@ -60,6 +60,8 @@ def summarize(run: Run) -> dict:
         f"{test_genre}_flatness_ratio": entry([o["flatness_ratio"][test_genre] for o in second]),
         f"{test_genre}_harmonicity_ratio": entry([o["harmonicity_ratio"][test_genre] for o in second]),
         f"{test_genre}_onsets_ratio": entry([o["onsets_ratio"][test_genre] for o in second]),
+        **({f"{test_genre}_hold_ratio": entry([o["hold_ratio"][test_genre] for o in second])}
+           if all("hold_ratio" in o for o in second) else {}),  # runs from before the measure lack it
         "feature_classifier_test_acc": entry([c["real held-out"]["features"]["all"] for c in calib]),
         f"judge_calls_{test_genre}_shaped_noise_{test_genre}": entry(
             [c["noise shaped like the genre"]["judge"][test_genre] for c in calib]),
@@ -216,6 +218,7 @@ SECOND_COLUMNS = (
     ("flatness gen / real (x)", "flatness_ratio", 2, 1),
     ("harmonicity gen / real (x)", "harmonicity_ratio", 2, 1),
     ("onsets per s gen / real (x)", "onsets_ratio", 2, 1),
+    ("notes hold gen / real (x)", "hold_ratio", 2, 1),
 )
 
 
@@ -246,30 +249,35 @@ def report(run: Run) -> Section:
             f"{cfg['hidden']} hidden channels; sound by fast Griffin-Lim ({cfg['griffin_lim_iters']} iterations)")
     order = sorted(names, key=lambda n: n != test_genre)
     rows = sorted(rows, key=lambda r: r[0] != test_genre)
+    second_columns = [c for c in SECOND_COLUMNS if all(c[1] in f["second_opinion"] for f in last["final"])]
     second_rows = [[name] + [stats.fmt_entry(stats.mean_ci_entry([f["second_opinion"][key][name]
                                                                   for f in last["final"]]), digits, scale)
-                             for _, key, digits, scale in SECOND_COLUMNS] for name in order]
+                             for _, key, digits, scale in second_columns] for name in order]
     calib = [c["calibration"] for c in last["judge-test"]]
     def measure(set_name, key):
         if "measures" not in calib[0][set_name]:
             return "1x (the reference)" if key != "fd_ratio" else "floor"
+        if any(key not in c[set_name]["measures"] for c in calib):
+            return "not measured (run from before the measure)"
         return stats.fmt_entry(stats.mean_ci_entry([c[set_name]["measures"][key][test_genre] for c in calib]), 2)
 
     calib_rows = [[set_name] + [stats.fmt_entry(stats.mean_ci_entry([c[set_name][who][col] for c in calib]), 0, 100)
                                 for who in ("judge", "features") for col in ("all", test_genre)]
-                  + [measure(set_name, k) for k in ("fd_ratio", "flatness_ratio", "harmonicity_ratio")]
+                  + [measure(set_name, k) for k in ("fd_ratio", "flatness_ratio", "harmonicity_ratio", "hold_ratio")]
                   for set_name in calib[0]]
     blocks = [
-        Table(["genre"] + [c[0] for c in SECOND_COLUMNS], second_rows,
+        Table(["genre"] + [c[0] for c in second_columns], second_rows,
               "Second opinion with no learned judge (sslab.audio.features): a logistic regression on hand-made "
               "features (MFCC mean/std, spectral shape, chroma, spectral contrast, harmonicity, onsets) fitted on "
               "real training clips; the Frechet distance of those features (standardised) from generated clips to "
               "real training clips, over the distance of as many real held-out clips (the floor, so 1x is as "
-              "close as real music gets); medians of generated clips over those of real held-out clips."),
+              "close as real music gets); medians of generated clips over those of real held-out clips. \"Notes hold\": "
+              "how long the pitch content (chroma) persists, the lag at which its autocorrelation falls to 1/2: "
+              "below 1x the generated notes are shorter than real ones, noise scores about 0.1x."),
         Table(["clips", "judge: called their genre (%)", f"judge: {test_genre} ones called {test_genre} (%)",
                "features: called their genre (%)", f"features: {test_genre} ones called {test_genre} (%)",
                f"{test_genre}: feature Frechet / floor (x)", f"{test_genre}: flatness / real (x)",
-               f"{test_genre}: harmonicity / real (x)"],
+               f"{test_genre}: harmonicity / real (x)", f"{test_genre}: notes hold / real (x)"],
               calib_rows,
               "Calibration of both opinions on things that are not music of a genre: real held-out clips with white "
               "noise added (10 and 0 dB SNR), with their log spectrogram blurred (Gaussian, 6 bins x 6 frames, "

@@ -212,11 +212,12 @@ class SecondOpinion:
     def measures(self, wave: np.ndarray, genres_of: np.ndarray, names: tuple[str, ...]) -> dict:
         """Per genre: share the feature classifier assigns to the requested genre, feature Frechet distance
         to real training clips beside the real-vs-real floor (held-out clips, same count), and flatness,
-        harmonicity and onset rate of generated clips over those of real held-out clips."""
+        harmonicity, onset rate and chroma hold time of generated clips over those of real held-out clips."""
         got = handmade.clip_features(wave, self.sample_rate)
         pred = self.classifier.predict(got.features)
         out: dict = {k: {} for k in ("acc", "fd", "fd_floor", "fd_ratio", "flatness", "flatness_ratio",
-                                     "harmonicity", "harmonicity_ratio", "onsets_per_s", "onsets_ratio")}
+                                     "harmonicity", "harmonicity_ratio", "onsets_per_s", "onsets_ratio",
+                                     "hold_s", "hold_ratio")}
         for g, name in enumerate(names):
             mine, real = genres_of == g, self.test_labels == g
             n = min(int(mine.sum()), int(real.sum()))
@@ -229,9 +230,10 @@ class SecondOpinion:
             out["fd"][name], out["fd_floor"][name], out["fd_ratio"][name] = fr["fd"], fr["floor"], fr["ratio"]
             for key, values, reals in (("flatness", got.flatness, self.test.flatness),
                                        ("harmonicity", got.harmonicity, self.test.harmonicity),
-                                       ("onsets_per_s", got.onsets_per_s, self.test.onsets_per_s)):
+                                       ("onsets_per_s", got.onsets_per_s, self.test.onsets_per_s),
+                                       ("hold_s", got.hold_s, self.test.hold_s)):
                 out[key][name] = float(np.median(values[mine]))
-                ratio_key = "onsets_ratio" if key == "onsets_per_s" else f"{key}_ratio"
+                ratio_key = {"onsets_per_s": "onsets_ratio", "hold_s": "hold_ratio"}.get(key, f"{key}_ratio")
                 out[ratio_key][name] = float(np.median(values[mine]) / max(np.median(reals[real]), 1e-12))
         return out
 
@@ -315,7 +317,8 @@ def calibrate(judge: GenreJudge, second: SecondOpinion, real: torch.Tensor, name
         if name != "real held-out":
             some = pick_per_genre(imitated, len(names), per_genre)
             got = second.measures(clips[some], imitated[some], names)
-            out[name]["measures"] = {k: got[k] for k in ("fd_ratio", "flatness_ratio", "harmonicity_ratio")}
+            out[name]["measures"] = {k: got[k] for k in ("fd_ratio", "flatness_ratio", "harmonicity_ratio",
+                                                          "hold_ratio")}
     return out
 
 
