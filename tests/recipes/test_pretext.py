@@ -25,8 +25,19 @@ def test_paper_split_is_the_last_500_and_the_other_49500():
     labeled, unlabeled = split(labels, 10, cfg)
     assert labeled.tolist() == list(range(49_500, 50_000))
     assert unlabeled.tolist() == list(range(49_500))
-    assert cfg.labeled_size == 500 and cfg.labeled_selection == "last" and cfg.pretext_task == "flip-rotate"
+    assert cfg.labeled_size == 500 and cfg.labeled_selection == "auto" and cfg.pretext_task == "flip-rotate"
     assert cfg.epochs == 10_000 and cfg.eval_every == 100 and cfg.pretext_epochs == 100 and cfg.transfer_lr == 1e-5
+
+
+def test_paper_on_a_class_grouped_folder_labels_the_last_50_of_each_class():
+    # The official batches mix the classes (last 500 = about 50 each); an image folder is grouped by class,
+    # where the seed's "last 500" would all be trucks: `auto` (the paper preset) takes 50 of each instead.
+    grouped = torch.arange(10).repeat_interleave(5000)
+    labeled, unlabeled = split(grouped, 10, _cfg("paper"))
+    assert torch.bincount(grouped[labeled], minlength=10).tolist() == [50] * 10
+    assert labeled.tolist()[:2] == [4950, 4951] and len(unlabeled) == 49_500
+    with pytest.raises(UserError, match="labels only one class"):
+        split(grouped, 10, _cfg("paper", labeled_selection="last"))
 
 
 def test_last_on_class_grouped_order_is_lopsided_and_stratified_is_balanced():

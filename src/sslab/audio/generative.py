@@ -213,21 +213,21 @@ class FlowSampler(nn.Module):
     """
 
     kind = "flow"
-    LEVELS = 2  # two x2 downsamplings in frequency and time
 
     def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
-                 genre_dim: int = 16):
+                 genre_dim: int = 16, levels: int = 2):
         super().__init__()
         self.bins, self.n_genres, self.hidden, self.steps, self.guidance = bins, n_genres, hidden, steps, guidance
+        self.levels = levels  # x2 downsamplings in frequency and time; each doubles how far in time it sees
         self.z_dim = 1
         self.genre = nn.Embedding(n_genres + 1, genre_dim)  # the last id: no genre (guidance)
         cond = 2 * genre_dim
         self.time = nn.Sequential(nn.Linear(genre_dim, genre_dim), nn.SiLU(), nn.Linear(genre_dim, genre_dim))
-        widths = [hidden * 2 ** i for i in range(self.LEVELS + 1)]
+        widths = [hidden * 2 ** i for i in range(levels + 1)]
         self.inp = nn.Conv2d(1, widths[0], 3, padding=1)
-        self.down = nn.ModuleList(FiLMConvBlock2d(widths[i], widths[i + 1], cond) for i in range(self.LEVELS))
+        self.down = nn.ModuleList(FiLMConvBlock2d(widths[i], widths[i + 1], cond) for i in range(levels))
         self.mid = FiLMConvBlock2d(widths[-1], widths[-1], cond)
-        self.up = nn.ModuleList(FiLMConvBlock2d(2 * widths[i + 1], widths[i], cond) for i in reversed(range(self.LEVELS)))
+        self.up = nn.ModuleList(FiLMConvBlock2d(2 * widths[i + 1], widths[i], cond) for i in reversed(range(levels)))
         self.top = FiLMConvBlock2d(2 * widths[0], widths[0], cond)
         self.out = nn.Conv2d(widths[0], 1, 3, padding=1)
         nn.init.zeros_(self.out.weight)
@@ -247,7 +247,7 @@ class FlowSampler(nn.Module):
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, genres: torch.Tensor) -> torch.Tensor:
         """d x / d t at ``x`` (batch, bins, frames), flow time ``t`` (batch,), genre ids (batch,)."""
-        pad_f, pad_t = (-x.shape[1]) % 2 ** self.LEVELS, (-x.shape[2]) % 2 ** self.LEVELS
+        pad_f, pad_t = (-x.shape[1]) % 2 ** self.levels, (-x.shape[2]) % 2 ** self.levels
         h = F.pad(x, (0, pad_t, 0, pad_f))[:, None]
         cond = torch.cat([self.genre(genres), self._time_features(t)], dim=1)
         h = self.inp(h)
@@ -293,7 +293,8 @@ class FlowSampler(nn.Module):
 
     def settings(self) -> dict[str, Any]:
         return {"kind": "flow", "bins": self.bins, "n_genres": self.n_genres, "hidden": self.hidden,
-                "steps": self.steps, "guidance": self.guidance, "genre_dim": self.genre.embedding_dim}
+                "steps": self.steps, "guidance": self.guidance, "genre_dim": self.genre.embedding_dim,
+                "levels": self.levels}
 
 
 def ema_gamma(std: float) -> float:
@@ -348,9 +349,9 @@ class ConditionalFlow(nn.Module):
     DROP_GENRE = 0.1
 
     def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
-                 genre_dim: int = 16, ema: float = 0.0):
+                 genre_dim: int = 16, ema: float = 0.0, levels: int = 2):
         super().__init__()
-        self.sampler = FlowSampler(bins, n_genres, hidden, steps, guidance, genre_dim)
+        self.sampler = FlowSampler(bins, n_genres, hidden, steps, guidance, genre_dim, levels)
         self.ema = WeightAverage(self.sampler, ema) if ema > 0 else None
 
     def losses(self, x: torch.Tensor, genres: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -364,15 +365,16 @@ class ConditionalFlow(nn.Module):
 
 
 def build_model(kind: str, bins: int, n_genres: int, z_dim: int = 32, hidden: int = 128,
-                genre_dim: int = 16, flow_steps: int = 16, guidance: float = 2.0, ema: float = 0.0
-                ) -> ConditionalVAE | ConditionalGAN | ConditionalFlow:
-    """``ema`` (the flow only): relative width of the weight average used for sampling, 0 for the last weights."""
+                genre_dim: int = 16, flow_steps: int = 16, guidance: float = 2.0, ema: float = 0.0,
+                flow_levels: int = 2) -> ConditionalVAE | ConditionalGAN | ConditionalFlow:
+    """The flow only: ``ema``, relative width of the weight average used for sampling (0: the last weights);
+    ``flow_levels``, the U-Net's downsamplings."""
     if kind == "vae":
         return ConditionalVAE(bins, n_genres, z_dim, hidden, genre_dim)
     if kind == "gan":
         return ConditionalGAN(bins, n_genres, z_dim, hidden, genre_dim)
     if kind == "flow":
-        return ConditionalFlow(bins, n_genres, hidden, flow_steps, guidance, genre_dim, ema)
+        return ConditionalFlow(bins, n_genres, hidden, flow_steps, guidance, genre_dim, ema, flow_levels)
     raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
@@ -461,7 +463,8 @@ def load_sampler(path) -> tuple[Sampler | FlowSampler, SpectralDomain, list[str]
         settings = dict(meta["sampler"])
         if settings.pop("kind", "vae") == "flow":
             sampler = FlowSampler(int(settings["bins"]), int(settings["n_genres"]), int(settings["hidden"]),
-                                  int(settings["steps"]), float(settings["guidance"]), int(settings["genre_dim"]))
+                                  int(settings["steps"]), float(settings["guidance"]), int(settings["genre_dim"]),
+                                  int(settings.get("levels", 2)))  # samplers from before the setting had 2
         else:
             sampler = Sampler(**{k: int(v) for k, v in settings.items()})
         domain = SpectralDomain(**meta["domain"])

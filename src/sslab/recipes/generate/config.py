@@ -31,6 +31,8 @@ class Config(RecipeConfig):
     hidden: int = param(96, "channels of the decoder, encoder and discriminator (a multiple of 8)", min=8, max=2048)
     flow_steps: int = param(8, "model=flow: Heun steps from noise to spectrogram when sampling", min=1, max=1000)
     guidance: float = param(4.0, "model=flow: classifier-free guidance scale (1: none)", min=1.0, max=20.0)
+    flow_levels: int = param(2, "model=flow: the U-Net's x2 downsamplings (each doubles how far in time and "
+                                "frequency it sees)", min=1, max=6)
     ema: float = param(0.1, "model=flow: sample with a running average of the weights (power-function EMA, EDM2) "
                             "as wide as this share of training (its relative std; 0: the last weights)",
                        min=0.0, max=0.25)

@@ -108,8 +108,9 @@ def report(run: Run) -> Section:
                f"Test accuracy during training on the labeled images ({stats.band_phrase(len(conf['seeds']))})."),
         Text(overfitting_text(h["baseline_overfitting"])),
         Table(["class", *split_info["classes"]], [["labeled images", *split_info["labeled_class_counts"]]],
-              f"Labeled set ({cfg['labeled_selection']} selection). On a class-grouped image folder `last` labels "
-              "only the last class or two; labeled_selection=stratified takes the same number from every class."),
+              f"Labeled set ({split_info.get('selection', cfg['labeled_selection'])} selection). The seed's `last` "
+              "500 of the official batches hold about 50 of each class; on a class-grouped image folder `stratified` "
+              "(which `auto` picks there) takes the last 50 of every class instead."),
     ]
     if cfg["pretext_model"]:
         blocks.append(Text(f"Pretext model: {cfg['pretext_model']} (given)."))

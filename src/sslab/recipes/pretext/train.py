@@ -38,18 +38,31 @@ class PretextData:
     unlabeled: torch.Tensor  # indices into train
 
 
+def labeled_selection(labels: torch.Tensor, cfg: Config) -> str:
+    """``last`` or ``stratified``: ``auto`` is ``last`` where the training order mixes the classes (the
+    official CIFAR-10 batches, whose last 500 images hold about 50 of each class) and ``stratified``
+    where it is grouped by class (an image folder, whose last 500 would all be trucks)."""
+    if cfg.labeled_selection != "auto":
+        return cfg.labeled_selection
+    grouped = bool((labels[1:] >= labels[:-1]).all())
+    return "stratified" if grouped else "last"
+
+
 def split(labels: torch.Tensor, n_classes: int, cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
     """(labeled, unlabeled) indices, the same for every seed (the seed fixes its 500 images).
 
     ``last`` is the seed's choice. On an image-folder copy of CIFAR-10, whose order is
-    grouped by class, it labels only the last class or two; ``stratified`` takes the last
-    labeled_size/classes images of every class instead.
+    grouped by class, it would label one class only, and is refused; ``stratified`` takes the
+    last labeled_size/classes images of every class instead (``auto`` picks, see labeled_selection).
     """
     n = len(labels)
     if cfg.labeled_size >= n:
         raise UserError(f"labeled_size={cfg.labeled_size} must be smaller than the {n} training images")
-    if cfg.labeled_selection == "last":
+    if labeled_selection(labels, cfg) == "last":
         labeled = torch.arange(n - cfg.labeled_size, n)
+        if n_classes > 1 and len(torch.unique(labels[labeled])) == 1:
+            raise UserError(f"labeled_selection=last labels only one class here (the training images are grouped "
+                            "by class, as in an image folder); use labeled_selection=stratified or auto")
     else:
         if cfg.labeled_size % n_classes:
             raise UserError(f"labeled_selection=stratified needs labeled_size divisible by the {n_classes} classes "
@@ -199,7 +212,7 @@ def run_seed(ctx: Context) -> None:
     split_file = run.root / "splits" / "labeled.json"
     if not split_file.exists():
         atomic.write_json(split_file, {
-            "selection": cfg.labeled_selection, "labeled": data.labeled.tolist(), "unlabeled_size": len(data.unlabeled),
+            "selection": labeled_selection(data.train.labels, cfg), "labeled": data.labeled.tolist(), "unlabeled_size": len(data.unlabeled),
             "classes": list(data.train.classes),
             "labeled_class_counts": class_counts(data.train.labels[data.labeled], len(data.train.classes))})
     labeled = data.train.subset(data.labeled)
