@@ -11,8 +11,10 @@ from sslab_testing import REPO
 
 SCRIPT = REPO / "benchmarks" / "gpu_check.py"
 # Not speed checks of a device: the check itself, a helper module, CPU worker scheduling, and two
-# quality measurements (PESQ/STOI cost on the CPU; a run directory's generate measures).
-CPU_ONLY = {"gpu_check.py", "reference_models.py", "parallel_seeds.py", "denoise_quality.py", "generate_quality.py"}
+# quality measurements (PESQ/STOI cost on the CPU; a run directory's generate measures, and how long its
+# notes hold).
+CPU_ONLY = {"gpu_check.py", "reference_models.py", "parallel_seeds.py", "denoise_quality.py", "generate_quality.py",
+            "note_hold.py"}
 
 
 def _module():

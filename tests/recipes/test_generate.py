@@ -65,6 +65,27 @@ def test_smoke_run_end_to_end(tmp_path, one_thread):
     # `sslab report` rebuilds the page from the files.
     assert main(["report", str(run.root), "--out", str(tmp_path / "again.html")]) == 0
     assert (tmp_path / "again.html").read_text().count("<audio") == 4
+    # How long notes hold, in the report and in benchmarks/note_hold.py beside real clips and their round trip.
+    assert np.isfinite(h["classical_hold_ratio"]["mean"]) and "notes hold gen / real (x)" in html
+
+
+def test_note_hold_benchmark_compares_a_run_with_real_clips_and_their_round_trip(tmp_path, one_thread, capsys):
+    import importlib.util
+
+    run = run_recipe("generate", preset="smoke", out=tmp_path)
+    real = tmp_path / "real"
+    real.mkdir()
+    t = np.arange(2 * 16000) / 16000
+    for i, f0 in enumerate((220.0, 330.0, 262.0)):  # one held note each: holds for the whole lag range
+        sf.write(real / f"c{i}.wav", 0.3 * np.sin(2 * np.pi * f0 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.5 * t)), 16000)
+    spec = importlib.util.spec_from_file_location("note_hold", Path(__file__).parents[2] / "benchmarks" / "note_hold.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--real", str(real), str(run.root), "--seconds", "1.5", "--n", "2", "--roundtrip", "stft"]) == 0
+    out = capsys.readouterr().out
+    assert "| real through stft + Griffin-Lim |" in out and f"| generated: {run.root} |" in out
+    assert bench.main(["--real", str(tmp_path / "nothing"), str(run.root)]) == 2
+    assert "no audio files" in capsys.readouterr().err
 
 
 def test_killed_run_resumes_to_the_same_numbers(tmp_path, one_thread):
