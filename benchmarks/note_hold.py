@@ -9,8 +9,8 @@ about 0.02 s. The recipe measures it on its 2 s evaluation clips; this measures 
     python benchmarks/note_hold.py --real DIR/genres/classical RUN_DIR [RUN_DIR ...] \\
         [--genre classical] [--n 12] [--seconds 6] [--roundtrip mel:64 mel:96 stft]
 
-Each RUN_DIR is a finished `sslab run generate` directory (its first seed's sampler makes ``--n`` clips
-with ``--seed`` 0, as `sslab sample` does). Real clips: up to 24 files of ``--real``, evenly spaced in
+Each RUN_DIR is a finished `sslab run generate` directory: its first seed's sampler makes ``--n`` clips
+with ``--seed``, the clips `sslab sample` makes. Real clips: up to 24 files of ``--real``, evenly spaced in
 name order, ``--seconds`` from 10 s in (or from the start when shorter), resampled to each run's rate.
 """
 
@@ -27,6 +27,7 @@ from sslab.audio.features import clip_features
 from sslab.audio.generative import generate_audio, load_sampler
 from sslab.audio.io import AUDIO_SUFFIXES, read_audio, resample
 from sslab.audio.spectral import SpectralDomain
+from sslab.commands.generate import sampler_file
 from sslab.errors import UserError
 
 
@@ -68,16 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         rate = 16000
-        samplers = []
-        for d in args.run_dirs:
-            path = Path(d) / "checkpoints" / "seed0-sampler.safetensors"
-            if not path.is_file():
-                found = sorted((Path(d) / "checkpoints").glob("seed*-sampler.safetensors"))
-                if not found:
-                    raise UserError(f"{d}: no trained sampler (checkpoints/seed<N>-sampler.safetensors); "
-                                    "pass a finished `sslab run generate` directory")
-                path = found[0]
-            samplers.append((d, *load_sampler(path)))
+        samplers = [(d, *load_sampler(sampler_file(Path(d)))) for d in args.run_dirs]  # as `sslab sample` finds it
         rates = {domain.sample_rate for _, _, domain, _, _ in samplers} or {rate}
         if len(rates) > 1:
             raise UserError(f"the runs use different sample rates {sorted(rates)}; compare runs of one rate")
@@ -102,12 +94,13 @@ def main(argv: list[str] | None = None) -> int:
                                  phase=torch.rand(len(real), 257, domain.frames(args.seconds),
                                                   generator=torch.Generator().manual_seed(0)))
             row(f"real through {spec} + Griffin-Lim", medians(back.numpy().astype(np.float64), rate))
-        for d, sampler, domain, genres, _ in samplers:
+        for d, sampler, domain, genres, meta in samplers:
             names = [g.lower() for g in genres]
             if args.genre.lower() not in names:
                 raise UserError(f"{d}: no genre {args.genre!r}; it knows {', '.join(genres)}")
             ids = torch.full((args.n,), names.index(args.genre.lower()), dtype=torch.long)
-            wave = generate_audio(sampler, domain, ids, args.seconds, generator=torch.Generator().manual_seed(args.seed))
+            wave = generate_audio(sampler, domain, ids, args.seconds, int(meta.get("griffin_lim_iters", 32)),
+                                  torch.Generator().manual_seed(args.seed))  # the clips `sslab sample` makes
             row(f"generated: {d}", medians(wave.numpy().astype(np.float64), rate))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
