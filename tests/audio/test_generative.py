@@ -132,6 +132,46 @@ def test_a_long_clip_has_the_requested_length():
     assert wave.shape == (1, 30 * 4000) and torch.isfinite(wave).all()
 
 
+@pytest.mark.parametrize("levels, pool", [(3, "both"), (2, "time")])
+def test_the_unet_shape_options_round_trip_and_set_what_the_deep_levels_see(tmp_path, levels, pool):
+    domain = SpectralDomain("stft", 8000, 64, 16)  # 33 bins: not a multiple of any power of 2
+    torch.manual_seed(0)
+    sampler = build_model("flow", domain.bins, 2, hidden=8, genre_dim=4, flow_steps=2, flow_levels=levels,
+                          flow_pool=pool).sampler
+    torch.nn.init.normal_(sampler.out.weight, std=0.1)
+    seen = []
+    sampler.mid.register_forward_hook(lambda module, args, out: seen.append(out.shape[-2:]))
+    genres = torch.tensor([0, 1])
+    wave = generate_audio(sampler, domain, genres, 0.25, 2, torch.Generator().manual_seed(1))
+    frames = domain.frames(0.25)
+    padded_t = -(-frames // 2 ** levels) * 2 ** levels
+    # "time" halves time only: the deepest level still has every (padded-free) frequency bin
+    want_f = domain.bins if pool == "time" else -(-domain.bins // 2 ** levels)
+    assert seen[0] == (want_f, padded_t // 2 ** levels)
+    save_sampler(tmp_path / "s.safetensors", sampler, domain, ["a", "b"])
+    loaded, *_ = load_sampler(tmp_path / "s.safetensors")
+    assert (loaded.levels, loaded.pool) == (levels, pool)
+    assert torch.equal(wave, generate_audio(loaded, domain, genres, 0.25, 2, torch.Generator().manual_seed(1)))
+
+
+def test_a_sampler_from_before_the_unet_options_loads_with_two_levels_halving_both_axes(tmp_path):
+    from sslab.train.checkpoint import read_model_meta, save_model
+
+    domain = SpectralDomain("stft", 8000, 64, 16)
+    sampler = build_model("flow", domain.bins, 2, hidden=8, genre_dim=4, flow_steps=2).sampler
+    save_sampler(tmp_path / "new.safetensors", sampler, domain, ["a", "b"])
+    meta = read_model_meta(tmp_path / "new.safetensors")
+    for key in ("levels", "pool"):
+        del meta["sampler"][key]
+    save_model(tmp_path / "old.safetensors", sampler, meta)
+    loaded, *_ = load_sampler(tmp_path / "old.safetensors")
+    assert (loaded.levels, loaded.pool) == (2, "both")
+    meta["sampler"]["pool"] = "frequency"
+    save_model(tmp_path / "bad.safetensors", sampler, meta)
+    with pytest.raises(UserError, match="malformed"):
+        load_sampler(tmp_path / "bad.safetensors")
+
+
 def test_load_sampler_refuses_other_files(tmp_path):
     from sslab.train.checkpoint import save_model
 

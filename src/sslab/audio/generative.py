@@ -37,6 +37,7 @@ from sslab.train.checkpoint import load_model, read_model_meta, save_model
 
 UPSAMPLE = 8  # spectrogram frames per latent frame (three x2 upsamplings)
 KINDS = ("vae", "gan", "flow")
+POOLS = ("both", "time")  # what the flow's U-Net halves at each level: frequency and time, or time only
 
 
 class FiLMUpBlock(nn.Module):
@@ -215,10 +216,16 @@ class FlowSampler(nn.Module):
     kind = "flow"
 
     def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
-                 genre_dim: int = 16, levels: int = 2):
+                 genre_dim: int = 16, levels: int = 2, pool: str = "both"):
         super().__init__()
+        if pool not in POOLS:
+            raise ValueError(f"pool={pool!r}: use one of {', '.join(POOLS)}")
         self.bins, self.n_genres, self.hidden, self.steps, self.guidance = bins, n_genres, hidden, steps, guidance
-        self.levels = levels  # x2 downsamplings in frequency and time; each doubles how far in time it sees
+        self.levels = levels  # x2 downsamplings; each doubles how far in time it sees
+        # "both" halves frequency and time at each level; "time" keeps every frequency band, so the deep,
+        # far-seeing levels still know which pitch a line is at (costs about 2.3x at two levels).
+        self.pool = pool
+        self.pool_kernel = (2, 2) if pool == "both" else (1, 2)
         self.z_dim = 1
         self.genre = nn.Embedding(n_genres + 1, genre_dim)  # the last id: no genre (guidance)
         cond = 2 * genre_dim
@@ -247,13 +254,14 @@ class FlowSampler(nn.Module):
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, genres: torch.Tensor) -> torch.Tensor:
         """d x / d t at ``x`` (batch, bins, frames), flow time ``t`` (batch,), genre ids (batch,)."""
-        pad_f, pad_t = (-x.shape[1]) % 2 ** self.levels, (-x.shape[2]) % 2 ** self.levels
+        pad_f = (-x.shape[1]) % (self.pool_kernel[0] ** self.levels)
+        pad_t = (-x.shape[2]) % 2 ** self.levels
         h = F.pad(x, (0, pad_t, 0, pad_f))[:, None]
         cond = torch.cat([self.genre(genres), self._time_features(t)], dim=1)
         h = self.inp(h)
         skips = [h]
         for block in self.down:  # full -> 1/2 -> 1/4 resolution
-            h = block(F.avg_pool2d(h, 2), cond)
+            h = block(F.avg_pool2d(h, self.pool_kernel), cond)
             skips.append(h)
         h = self.mid(h, cond)
         for block in self.up:  # merge the skip at this resolution, then up to the next
@@ -294,7 +302,7 @@ class FlowSampler(nn.Module):
     def settings(self) -> dict[str, Any]:
         return {"kind": "flow", "bins": self.bins, "n_genres": self.n_genres, "hidden": self.hidden,
                 "steps": self.steps, "guidance": self.guidance, "genre_dim": self.genre.embedding_dim,
-                "levels": self.levels}
+                "levels": self.levels, "pool": self.pool}
 
 
 def ema_gamma(std: float) -> float:
@@ -349,9 +357,9 @@ class ConditionalFlow(nn.Module):
     DROP_GENRE = 0.1
 
     def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
-                 genre_dim: int = 16, ema: float = 0.0, levels: int = 2):
+                 genre_dim: int = 16, ema: float = 0.0, levels: int = 2, pool: str = "both"):
         super().__init__()
-        self.sampler = FlowSampler(bins, n_genres, hidden, steps, guidance, genre_dim, levels)
+        self.sampler = FlowSampler(bins, n_genres, hidden, steps, guidance, genre_dim, levels, pool)
         self.ema = WeightAverage(self.sampler, ema) if ema > 0 else None
 
     def losses(self, x: torch.Tensor, genres: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -366,15 +374,15 @@ class ConditionalFlow(nn.Module):
 
 def build_model(kind: str, bins: int, n_genres: int, z_dim: int = 32, hidden: int = 128,
                 genre_dim: int = 16, flow_steps: int = 16, guidance: float = 2.0, ema: float = 0.0,
-                flow_levels: int = 2) -> ConditionalVAE | ConditionalGAN | ConditionalFlow:
+                flow_levels: int = 2, flow_pool: str = "both") -> ConditionalVAE | ConditionalGAN | ConditionalFlow:
     """The flow only: ``ema``, relative width of the weight average used for sampling (0: the last weights);
-    ``flow_levels``, the U-Net's downsamplings."""
+    ``flow_levels``, the U-Net's downsamplings; ``flow_pool``, what they halve."""
     if kind == "vae":
         return ConditionalVAE(bins, n_genres, z_dim, hidden, genre_dim)
     if kind == "gan":
         return ConditionalGAN(bins, n_genres, z_dim, hidden, genre_dim)
     if kind == "flow":
-        return ConditionalFlow(bins, n_genres, hidden, flow_steps, guidance, genre_dim, ema, flow_levels)
+        return ConditionalFlow(bins, n_genres, hidden, flow_steps, guidance, genre_dim, ema, flow_levels, flow_pool)
     raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
@@ -464,7 +472,8 @@ def load_sampler(path) -> tuple[Sampler | FlowSampler, SpectralDomain, list[str]
         if settings.pop("kind", "vae") == "flow":
             sampler = FlowSampler(int(settings["bins"]), int(settings["n_genres"]), int(settings["hidden"]),
                                   int(settings["steps"]), float(settings["guidance"]), int(settings["genre_dim"]),
-                                  int(settings.get("levels", 2)))  # samplers from before the setting had 2
+                                  int(settings.get("levels", 2)),  # samplers from before the setting had 2
+                                  str(settings.get("pool", "both")))  # and halved both axes
         else:
             sampler = Sampler(**{k: int(v) for k, v in settings.items()})
         domain = SpectralDomain(**meta["domain"])
