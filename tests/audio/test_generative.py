@@ -132,7 +132,7 @@ def test_a_long_clip_has_the_requested_length():
     assert wave.shape == (1, 30 * 4000) and torch.isfinite(wave).all()
 
 
-@pytest.mark.parametrize("levels, pool", [(3, "both"), (2, "time")])
+@pytest.mark.parametrize("levels, pool", [(3, "both"), (2, "time"), (3, "time-then-both")])
 def test_the_unet_shape_options_round_trip_and_set_what_the_deep_levels_see(tmp_path, levels, pool):
     domain = SpectralDomain("stft", 8000, 64, 16)  # 33 bins: not a multiple of any power of 2
     torch.manual_seed(0)
@@ -145,8 +145,10 @@ def test_the_unet_shape_options_round_trip_and_set_what_the_deep_levels_see(tmp_
     wave = generate_audio(sampler, domain, genres, 0.25, 2, torch.Generator().manual_seed(1))
     frames = domain.frames(0.25)
     padded_t = -(-frames // 2 ** levels) * 2 ** levels
-    # "time" halves time only: the deepest level still has every (padded-free) frequency bin
-    want_f = domain.bins if pool == "time" else -(-domain.bins // 2 ** levels)
+    # "time" halves time only: the deepest level still has every frequency bin; "time-then-both" halves
+    # frequency below the first level only
+    halvings = {"both": levels, "time": 0, "time-then-both": levels - 1}[pool]
+    want_f = -(-domain.bins // 2 ** halvings)
     assert seen[0] == (want_f, padded_t // 2 ** levels)
     save_sampler(tmp_path / "s.safetensors", sampler, domain, ["a", "b"])
     loaded, *_ = load_sampler(tmp_path / "s.safetensors")

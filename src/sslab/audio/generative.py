@@ -37,7 +37,7 @@ from sslab.train.checkpoint import load_model, read_model_meta, save_model
 
 UPSAMPLE = 8  # spectrogram frames per latent frame (three x2 upsamplings)
 KINDS = ("vae", "gan", "flow")
-POOLS = ("both", "time")  # what the flow's U-Net halves at each level: frequency and time, or time only
+POOLS = ("both", "time", "time-then-both")  # what the flow's U-Net halves at each level (FlowSampler)
 
 
 class FiLMUpBlock(nn.Module):
@@ -223,15 +223,19 @@ class FlowSampler(nn.Module):
         self.bins, self.n_genres, self.hidden, self.steps, self.guidance = bins, n_genres, hidden, steps, guidance
         self.levels = levels  # x2 downsamplings; each doubles how far in time it sees
         # "both" halves frequency and time at each level; "time" keeps every frequency band, so the deep,
-        # far-seeing levels still know which pitch a line is at (costs about 2.3x at two levels).
+        # far-seeing levels still know which pitch a line is at (about 2x the compute at two levels);
+        # "time-then-both" keeps the bands at the first level only.
         self.pool = pool
-        self.pool_kernel = (2, 2) if pool == "both" else (1, 2)
+        self.pool_kernels = [(2, 2) if pool == "both" or (pool == "time-then-both" and i > 0) else (1, 2)
+                             for i in range(levels)]
         self.z_dim = 1
         self.genre = nn.Embedding(n_genres + 1, genre_dim)  # the last id: no genre (guidance)
         cond = 2 * genre_dim
         self.time = nn.Sequential(nn.Linear(genre_dim, genre_dim), nn.SiLU(), nn.Linear(genre_dim, genre_dim))
         widths = [hidden * 2 ** i for i in range(levels + 1)]
-        self.inp = nn.Conv2d(1, widths[0], 3, padding=1)
+        # Halving time only leaves no level that sees enough bands to tell where in the spectrum it is, and a
+        # genre's spectral envelope needs that: with pool="time" the band's position is a second input channel.
+        self.inp = nn.Conv2d(1 if pool == "both" else 2, widths[0], 3, padding=1)
         self.down = nn.ModuleList(FiLMConvBlock2d(widths[i], widths[i + 1], cond) for i in range(levels))
         self.mid = FiLMConvBlock2d(widths[-1], widths[-1], cond)
         self.up = nn.ModuleList(FiLMConvBlock2d(2 * widths[i + 1], widths[i], cond) for i in reversed(range(levels)))
@@ -254,14 +258,17 @@ class FlowSampler(nn.Module):
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, genres: torch.Tensor) -> torch.Tensor:
         """d x / d t at ``x`` (batch, bins, frames), flow time ``t`` (batch,), genre ids (batch,)."""
-        pad_f = (-x.shape[1]) % (self.pool_kernel[0] ** self.levels)
+        pad_f = (-x.shape[1]) % math.prod(k[0] for k in self.pool_kernels)
         pad_t = (-x.shape[2]) % 2 ** self.levels
         h = F.pad(x, (0, pad_t, 0, pad_f))[:, None]
+        if self.pool != "both":
+            band = torch.linspace(-1.0, 1.0, h.shape[2], device=h.device, dtype=h.dtype)
+            h = torch.cat([h, band[None, None, :, None].expand_as(h)], dim=1)
         cond = torch.cat([self.genre(genres), self._time_features(t)], dim=1)
         h = self.inp(h)
         skips = [h]
-        for block in self.down:  # full -> 1/2 -> 1/4 resolution
-            h = block(F.avg_pool2d(h, self.pool_kernel), cond)
+        for block, kernel in zip(self.down, self.pool_kernels):  # full -> 1/2 -> 1/4 resolution
+            h = block(F.avg_pool2d(h, kernel), cond)
             skips.append(h)
         h = self.mid(h, cond)
         for block in self.up:  # merge the skip at this resolution, then up to the next

@@ -33,9 +33,9 @@ class Config(RecipeConfig):
     guidance: float = param(4.0, "model=flow: classifier-free guidance scale (1: none)", min=1.0, max=20.0)
     flow_levels: int = param(2, "model=flow: the U-Net's x2 downsamplings (each doubles how far in time and "
                                 "frequency it sees)", min=1, max=6)
-    flow_pool: str = param("both", "model=flow: what each U-Net level halves: frequency and time, or time only "
-                                   "(keeps pitch sharp at the far-seeing levels; about 2.3x the compute)",
-                           choices=POOLS)
+    flow_pool: str = param("both", "model=flow: what each U-Net level halves: frequency and time; time only (keeps "
+                                   "pitch sharp where it sees far; about 2x the compute per step); or time at "
+                                   "the first level and both below (about 1.5x)", choices=POOLS)
     ema: float = param(0.1, "model=flow: sample with a running average of the weights (power-function EMA, EDM2) "
                             "as wide as this share of training (its relative std; 0: the last weights)",
                        min=0.0, max=0.25)
