@@ -7,7 +7,10 @@ Measures, at the sizes of a preset (quick by default, or paper):
   Griffin-Lim phase reconstruction that turns its spectrograms into sound; the ratio
   to 1.0 is the real-time factor;
 - what the phase reconstruction costs in sound, per domain: the spectral convergence of
-  made-up clips after encode -> Griffin-Lim (0 is perfect), STFT vs mel.
+  made-up clips after encode -> Griffin-Lim (0 is perfect), STFT vs mel;
+- training steps per second of the flow at the sizes the default preset takes with --data (or the
+  paper preset's), for each ``flow_pool`` (what the U-Net halves at each level), as ratios to
+  ``flow_pool=both``, timed in turns so that a change of load hits every variant alike.
 
     python benchmarks/generate_speed.py [--preset quick|paper] [--device cpu|cuda] [--steps N]
 """
@@ -19,10 +22,10 @@ import time
 
 import torch
 
-from sslab.audio.generative import build_model, build_optimizers, generate_audio, train_step
+from sslab.audio.generative import POOLS, build_model, build_optimizers, generate_audio, train_step
 from sslab.audio.spectral import SpectralDomain, samples_for, spectral_convergence, stft
 from sslab.config import build_config
-from sslab.recipes.generate.config import PRESETS, Config
+from sslab.recipes.generate.config import DATA_PRESET, PRESETS, Config
 from sslab.train.seeding import resolve_device
 
 
@@ -50,6 +53,30 @@ def steps_per_second(kind: str, cfg, domain: SpectralDomain, device: torch.devic
         step()
     sync(device)
     return steps / (time.perf_counter() - start)
+
+
+def flow_pool_seconds_per_step(cfg, domain: SpectralDomain, device: torch.device, steps: int,
+                                rounds: int = 4) -> dict[str, float]:
+    """Seconds per training step of the flow for each ``flow_pool``, in ``rounds`` interleaved turns."""
+    x = torch.randn(cfg.batch_size, domain.bins, cfg.crop_frames, device=device)
+    genres = torch.arange(cfg.batch_size, device=device) % 10
+    models, opts, spent = {}, {}, {}
+    for pool in POOLS:
+        torch.manual_seed(0)
+        models[pool] = build_model("flow", domain.bins, 10, hidden=cfg.hidden, flow_levels=cfg.flow_levels,
+                                   flow_pool=pool, ema=cfg.ema).to(device)
+        opts[pool] = build_optimizers(models[pool], 1e-4)
+        train_step(models[pool], opts[pool], x, genres)  # warm-up
+        spent[pool] = 0.0
+    for _ in range(rounds):
+        for pool in POOLS:
+            sync(device)
+            start = time.perf_counter()
+            for _ in range(steps):
+                train_step(models[pool], opts[pool], x, genres)
+            sync(device)
+            spent[pool] += time.perf_counter() - start
+    return {pool: spent[pool] / (rounds * steps) for pool in POOLS}
 
 
 def audio_seconds_per_second(cfg, domain: SpectralDomain, device: torch.device, clips: int, seconds: float,
@@ -92,6 +119,15 @@ def main() -> None:
     errors = {kind: round_trip_error(cfg, kind, args.clips) for kind in ("stft", "mel")}
     print(f"  round trip of made-up clips through {cfg.griffin_lim_iters} Griffin-Lim iterations, spectral convergence "
           f"(0 = perfect): STFT {errors['stft']:.3f}, mel {errors['mel']:.3f} (mel/STFT {errors['mel'] / errors['stft']:.2f}x)")
+    flow_cfg = build_config(Config, PRESETS, args.preset, {}, "generate",
+                            extra=DATA_PRESET if args.preset == "quick" else None)
+    flow_domain = SpectralDomain(flow_cfg.domain, flow_cfg.sample_rate, flow_cfg.n_fft, flow_cfg.hop, flow_cfg.n_mels)
+    per_step = flow_pool_seconds_per_step(flow_cfg, flow_domain, device, max(1, args.steps // 2))
+    sizes = (f"{flow_domain.bins} bands x {flow_cfg.crop_frames} frames, batch {flow_cfg.batch_size}, hidden "
+             f"{flow_cfg.hidden}, {flow_cfg.flow_levels} levels")
+    print(f"  flow training at the {'--data ' if args.preset == 'quick' else ''}{args.preset} sizes ({sizes}): "
+          + ", ".join(f"flow_pool={pool} {1000 * t:.0f} ms/step ({t / per_step['both']:.2f}x)"
+                      for pool, t in per_step.items()))
 
 
 def round_trip_error(cfg, kind: str, clips: int) -> float:
