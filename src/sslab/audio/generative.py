@@ -234,7 +234,7 @@ class FlowSampler(nn.Module):
         self.time = nn.Sequential(nn.Linear(genre_dim, genre_dim), nn.SiLU(), nn.Linear(genre_dim, genre_dim))
         widths = [hidden * 2 ** i for i in range(levels + 1)]
         # Halving time only leaves no level that sees enough bands to tell where in the spectrum it is, and a
-        # genre's spectral envelope needs that: with pool="time" the band's position is a second input channel.
+        # genre's spectral envelope needs that: unless pool="both", the band's position is a second input channel.
         self.inp = nn.Conv2d(1 if pool == "both" else 2, widths[0], 3, padding=1)
         self.down = nn.ModuleList(FiLMConvBlock2d(widths[i], widths[i + 1], cond) for i in range(levels))
         self.mid = FiLMConvBlock2d(widths[-1], widths[-1], cond)
