@@ -132,13 +132,16 @@ def test_a_long_clip_has_the_requested_length():
     assert wave.shape == (1, 30 * 4000) and torch.isfinite(wave).all()
 
 
-@pytest.mark.parametrize("levels, pool", [(3, "both"), (2, "time"), (3, "time-then-both")])
-def test_the_unet_shape_options_round_trip_and_set_what_the_deep_levels_see(tmp_path, levels, pool):
+@pytest.mark.parametrize("levels, pool, band_mix", [(3, "both", False), (2, "time", False),
+                                                    (3, "time-then-both", False), (2, "time", True), (2, "both", True)])
+def test_the_unet_shape_options_round_trip_and_set_what_the_deep_levels_see(tmp_path, levels, pool, band_mix):
     domain = SpectralDomain("stft", 8000, 64, 16)  # 33 bins: not a multiple of any power of 2
     torch.manual_seed(0)
     sampler = build_model("flow", domain.bins, 2, hidden=8, genre_dim=4, flow_steps=2, flow_levels=levels,
-                          flow_pool=pool).sampler
+                          flow_pool=pool, flow_band_mix=band_mix).sampler
     torch.nn.init.normal_(sampler.out.weight, std=0.1)
+    if band_mix:  # it starts as the identity; give it something to do, so the round trip below tests it
+        torch.nn.init.normal_(sampler.mix.out.weight, std=0.1)
     seen = []
     sampler.mid.register_forward_hook(lambda module, args, out: seen.append(out.shape[-2:]))
     genres = torch.tensor([0, 1])
@@ -152,7 +155,7 @@ def test_the_unet_shape_options_round_trip_and_set_what_the_deep_levels_see(tmp_
     assert seen[0] == (want_f, padded_t // 2 ** levels)
     save_sampler(tmp_path / "s.safetensors", sampler, domain, ["a", "b"])
     loaded, *_ = load_sampler(tmp_path / "s.safetensors")
-    assert (loaded.levels, loaded.pool) == (levels, pool)
+    assert (loaded.levels, loaded.pool, loaded.band_mix) == (levels, pool, band_mix)
     assert torch.equal(wave, generate_audio(loaded, domain, genres, 0.25, 2, torch.Generator().manual_seed(1)))
 
 
@@ -163,15 +166,15 @@ def test_a_sampler_from_before_the_unet_options_loads_with_two_levels_halving_bo
     sampler = build_model("flow", domain.bins, 2, hidden=8, genre_dim=4, flow_steps=2).sampler
     save_sampler(tmp_path / "new.safetensors", sampler, domain, ["a", "b"])
     meta = read_model_meta(tmp_path / "new.safetensors")
-    for key in ("levels", "pool"):
+    for key in ("levels", "pool", "band_mix"):
         del meta["sampler"][key]
     save_model(tmp_path / "old.safetensors", sampler, meta)
     loaded, *_ = load_sampler(tmp_path / "old.safetensors")
-    assert (loaded.levels, loaded.pool) == (2, "both")
-    meta["sampler"]["pool"] = "frequency"
-    save_model(tmp_path / "bad.safetensors", sampler, meta)
-    with pytest.raises(UserError, match="malformed"):
-        load_sampler(tmp_path / "bad.safetensors")
+    assert (loaded.levels, loaded.pool, loaded.band_mix) == (2, "both", False)
+    for key, bad in (("pool", "frequency"), ("band_mix", "yes")):
+        save_model(tmp_path / "bad.safetensors", sampler, {**meta, "sampler": {**meta["sampler"], key: bad}})
+        with pytest.raises(UserError, match="malformed"):
+            load_sampler(tmp_path / "bad.safetensors")
 
 
 def test_load_sampler_refuses_other_files(tmp_path):
@@ -279,3 +282,21 @@ def test_the_weight_average_round_trips_through_save_and_load_with_equal_samples
     save_sampler(tmp_path / "s.safetensors", sampler_of(model), domain, ["classical", "rock"])
     loaded, dom2, _, _ = load_sampler(tmp_path / "s.safetensors")
     assert torch.equal(generate_audio(loaded, dom2, genres, 0.2, 2, torch.Generator().manual_seed(3)), wave)
+
+
+def test_band_mix_starts_as_the_identity_and_links_every_pair_of_deep_bands():
+    from sslab.audio.generative import BandMix
+
+    mix = BandMix(8, 5)
+    x = torch.randn(2, 8, 5, 7)
+    assert torch.equal(mix(x), x)
+    torch.manual_seed(0)
+    sampler = build_model("flow", 33, 2, hidden=8, genre_dim=4, flow_levels=2, flow_pool="time",
+                          flow_band_mix=True).sampler
+    assert sampler.mix.bands.shape == (33, 33)  # "time" keeps every band down to the deepest level
+    torch.nn.init.normal_(sampler.out.weight, std=0.1)
+    torch.nn.init.normal_(sampler.mix.out.weight, std=0.1)
+    x = torch.randn(2, 33, 16)
+    sampler.velocity(x, torch.tensor([0.3, 0.7]), torch.tensor([0, 1])).square().sum().backward()
+    # each deep band's output draws on every band (3x3 convolutions alone reach about 13 bands of 33)
+    assert (sampler.mix.bands.grad != 0).all()

@@ -201,6 +201,26 @@ class FiLMConvBlock2d(nn.Module):
         return self.skip(x) + self.conv2(F.silu(self.norm2(h)))
 
 
+class BandMix(nn.Module):
+    """Every frequency band sees every other: a learned (bands x bands) map along frequency, shared by the
+    channels and framed by 1x1 convolutions (as PHASEN's frequency transformation blocks). 3x3 convolutions
+    see a few neighbouring bands, so a note's harmonics, 12-30 bands apart, and the genre's envelope over the
+    whole spectrum are out of their reach. Residual, and the identity at initialisation."""
+
+    def __init__(self, channels: int, bands: int):
+        super().__init__()
+        self.norm = nn.GroupNorm(min(8, channels), channels)
+        self.inp = nn.Conv2d(channels, channels, 1)
+        self.bands = nn.Parameter(torch.randn(bands, bands) / math.sqrt(bands))
+        self.out = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mixed = torch.einsum("bcft,fg->bcgt", self.inp(self.norm(x)), self.bands)
+        return x + self.out(F.silu(mixed))
+
+
 class FlowSampler(nn.Module):
     """Noise (batch, bins, frames) + genre -> log-magnitude spectrogram, by integrating the velocity
     field of a 2-D U-Net (frequency x time) from t=0 (noise) to t=1 (data) with Heun steps.
@@ -216,7 +236,7 @@ class FlowSampler(nn.Module):
     kind = "flow"
 
     def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
-                 genre_dim: int = 16, levels: int = 2, pool: str = "both"):
+                 genre_dim: int = 16, levels: int = 2, pool: str = "both", band_mix: bool = False):
         super().__init__()
         if pool not in POOLS:
             raise ValueError(f"pool={pool!r}: use one of {', '.join(POOLS)}")
@@ -238,6 +258,10 @@ class FlowSampler(nn.Module):
         self.inp = nn.Conv2d(1 if pool == "both" else 2, widths[0], 3, padding=1)
         self.down = nn.ModuleList(FiLMConvBlock2d(widths[i], widths[i + 1], cond) for i in range(levels))
         self.mid = FiLMConvBlock2d(widths[-1], widths[-1], cond)
+        # band_mix: at the deepest level, every band also sees every other (BandMix)
+        self.band_mix = band_mix
+        deep_bands = -(-bins // math.prod(k[0] for k in self.pool_kernels))
+        self.mix = BandMix(widths[-1], deep_bands) if band_mix else None
         self.up = nn.ModuleList(FiLMConvBlock2d(2 * widths[i + 1], widths[i], cond) for i in reversed(range(levels)))
         self.top = FiLMConvBlock2d(2 * widths[0], widths[0], cond)
         self.out = nn.Conv2d(widths[0], 1, 3, padding=1)
@@ -271,6 +295,8 @@ class FlowSampler(nn.Module):
             h = block(F.avg_pool2d(h, kernel), cond)
             skips.append(h)
         h = self.mid(h, cond)
+        if self.mix is not None:
+            h = self.mix(h)
         for block in self.up:  # merge the skip at this resolution, then up to the next
             h = block(torch.cat([h, skips.pop()], dim=1), cond)
             h = F.interpolate(h, size=skips[-1].shape[-2:], mode="nearest")
@@ -309,7 +335,7 @@ class FlowSampler(nn.Module):
     def settings(self) -> dict[str, Any]:
         return {"kind": "flow", "bins": self.bins, "n_genres": self.n_genres, "hidden": self.hidden,
                 "steps": self.steps, "guidance": self.guidance, "genre_dim": self.genre.embedding_dim,
-                "levels": self.levels, "pool": self.pool}
+                "levels": self.levels, "pool": self.pool, "band_mix": self.band_mix}
 
 
 def ema_gamma(std: float) -> float:
@@ -364,9 +390,9 @@ class ConditionalFlow(nn.Module):
     DROP_GENRE = 0.1
 
     def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
-                 genre_dim: int = 16, ema: float = 0.0, levels: int = 2, pool: str = "both"):
+                 genre_dim: int = 16, ema: float = 0.0, levels: int = 2, pool: str = "both", band_mix: bool = False):
         super().__init__()
-        self.sampler = FlowSampler(bins, n_genres, hidden, steps, guidance, genre_dim, levels, pool)
+        self.sampler = FlowSampler(bins, n_genres, hidden, steps, guidance, genre_dim, levels, pool, band_mix)
         self.ema = WeightAverage(self.sampler, ema) if ema > 0 else None
 
     def losses(self, x: torch.Tensor, genres: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -381,15 +407,18 @@ class ConditionalFlow(nn.Module):
 
 def build_model(kind: str, bins: int, n_genres: int, z_dim: int = 32, hidden: int = 128,
                 genre_dim: int = 16, flow_steps: int = 16, guidance: float = 2.0, ema: float = 0.0,
-                flow_levels: int = 2, flow_pool: str = "both") -> ConditionalVAE | ConditionalGAN | ConditionalFlow:
+                flow_levels: int = 2, flow_pool: str = "both",
+                flow_band_mix: bool = False) -> ConditionalVAE | ConditionalGAN | ConditionalFlow:
     """The flow only: ``ema``, relative width of the weight average used for sampling (0: the last weights);
-    ``flow_levels``, the U-Net's downsamplings; ``flow_pool``, what they halve."""
+    ``flow_levels``, the U-Net's downsamplings; ``flow_pool``, what they halve; ``flow_band_mix``, whether
+    the deepest level mixes all bands (:class:`BandMix`)."""
     if kind == "vae":
         return ConditionalVAE(bins, n_genres, z_dim, hidden, genre_dim)
     if kind == "gan":
         return ConditionalGAN(bins, n_genres, z_dim, hidden, genre_dim)
     if kind == "flow":
-        return ConditionalFlow(bins, n_genres, hidden, flow_steps, guidance, genre_dim, ema, flow_levels, flow_pool)
+        return ConditionalFlow(bins, n_genres, hidden, flow_steps, guidance, genre_dim, ema, flow_levels, flow_pool,
+                              flow_band_mix)
     raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
@@ -469,6 +498,12 @@ def save_sampler(path, sampler: Sampler | FlowSampler, domain: SpectralDomain, g
     save_model(path, sampler, meta)
 
 
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"band_mix={value!r} is not true or false")
+    return value
+
+
 def load_sampler(path) -> tuple[Sampler | FlowSampler, SpectralDomain, list[str], dict[str, Any]]:
     meta = read_model_meta(path)
     if meta.get("kind") != "sslab-generate-sampler":
@@ -480,7 +515,8 @@ def load_sampler(path) -> tuple[Sampler | FlowSampler, SpectralDomain, list[str]
             sampler = FlowSampler(int(settings["bins"]), int(settings["n_genres"]), int(settings["hidden"]),
                                   int(settings["steps"]), float(settings["guidance"]), int(settings["genre_dim"]),
                                   int(settings.get("levels", 2)),  # samplers from before the setting had 2
-                                  str(settings.get("pool", "both")))  # and halved both axes
+                                  str(settings.get("pool", "both")),  # and halved both axes
+                                  _flag(settings.get("band_mix", False)))
         else:
             sampler = Sampler(**{k: int(v) for k, v in settings.items()})
         domain = SpectralDomain(**meta["domain"])

@@ -36,6 +36,9 @@ class Config(RecipeConfig):
     flow_pool: str = param("both", "model=flow: what each U-Net level halves: frequency and time; time only (keeps "
                                    "pitch sharp where it sees far; about 2x the compute per step); or time at "
                                    "the first level and both below (about 1.6x)", choices=POOLS)
+    flow_band_mix: bool = param(False, "model=flow: at the U-Net's deepest level every frequency band also sees "
+                                       "every other (a learned band-to-band map), so harmonics and the "
+                                       "spectral envelope are in reach")
     ema: float = param(0.1, "model=flow: sample with a running average of the weights (power-function EMA, EDM2) "
                             "as wide as this share of training (its relative std; 0: the last weights)",
                        min=0.0, max=0.25)

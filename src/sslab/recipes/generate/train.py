@@ -144,7 +144,7 @@ def estimate_minutes(cfg: Config, data: GenreData, domain: SpectralDomain) -> fl
         judge_opt = torch.optim.Adam(judge.parameters(), lr=cfg.judge_lr)
         model = build_model(cfg.model, domain.bins, len(data.genres), cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
                             guidance=cfg.guidance, ema=cfg.ema, flow_levels=cfg.flow_levels,
-                            flow_pool=cfg.flow_pool).to(dev)
+                            flow_pool=cfg.flow_pool, flow_band_mix=cfg.flow_band_mix).to(dev)
         optimizers = build_optimizers(model, cfg.learning_rate)
 
         def timed(step, n=3):
@@ -265,7 +265,7 @@ def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: S
     torch.manual_seed(phase_seed(seed, f"init-{cfg.model}"))
     model = build_model(cfg.model, domain.bins, len(names), cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
                         guidance=cfg.guidance, ema=cfg.ema, flow_levels=cfg.flow_levels,
-                        flow_pool=cfg.flow_pool).to(data.train.device)
+                        flow_pool=cfg.flow_pool, flow_band_mix=cfg.flow_band_mix).to(data.train.device)
     crop_len = samples_for(cfg.crop_frames, cfg.hop)
     stats_gen = torch.Generator().manual_seed(phase_seed(seed, "standardizer"))
     sample, _ = random_crops(data.train, data.train_labels, min(512, 16 * len(data.train)), crop_len, stats_gen)
