@@ -9,8 +9,9 @@ Measures, at the sizes of a preset (quick by default, or paper):
 - what the phase reconstruction costs in sound, per domain: the spectral convergence of
   made-up clips after encode -> Griffin-Lim (0 is perfect), STFT vs mel;
 - training steps per second of the flow at the sizes the default preset takes with --data (or the
-  paper preset's), for each ``flow_pool`` (what the U-Net halves at each level), as ratios to
-  ``flow_pool=both``, timed in turns so that a change of load hits every variant alike.
+  paper preset's), for each U-Net option that changes its cost (``flow_pool``: what the U-Net halves
+  at each level; ``flow_band_mix``), as ratios to ``flow_pool=both``.
+Training steps are timed in interleaved turns, so that a change of load hits every variant alike.
 
     python benchmarks/generate_speed.py [--preset quick|paper] [--device cpu|cuda] [--steps N]
 """
@@ -34,49 +35,59 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def steps_per_second(kind: str, cfg, domain: SpectralDomain, device: torch.device, steps: int) -> float:
-    torch.manual_seed(0)
-    model = build_model(kind, domain.bins, 10, cfg.z_dim, cfg.hidden).to(device)
-    opts = build_optimizers(model, 1e-4)
-    crop = samples_for(cfg.crop_frames, cfg.hop)
-    wave = 0.1 * torch.randn(cfg.batch_size, crop, device=device)
-    genres = torch.arange(cfg.batch_size, device=device) % 10
-
-    def step():
-        train_step(model, opts, model.sampler.standardize(domain.encode(wave)), genres)
-
-    for _ in range(2):  # warm-up: allocator, kernels
+def seconds_per_step_in_turns(steps_by_name: dict, device: torch.device, steps: int, rounds: int) -> dict[str, float]:
+    """Seconds per call of each step function, timed in ``rounds`` interleaved turns of ``steps`` calls, so that
+    a change of load on a shared machine hits every variant alike (one warm-up call each first)."""
+    for step in steps_by_name.values():
         step()
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(device)
-    return steps / (time.perf_counter() - start)
-
-
-def flow_pool_seconds_per_step(cfg, domain: SpectralDomain, device: torch.device, steps: int,
-                                rounds: int = 4) -> dict[str, float]:
-    """Seconds per training step of the flow for each ``flow_pool``, in ``rounds`` interleaved turns."""
-    x = torch.randn(cfg.batch_size, domain.bins, cfg.crop_frames, device=device)
-    genres = torch.arange(cfg.batch_size, device=device) % 10
-    models, opts, spent = {}, {}, {}
-    for pool in POOLS:
-        torch.manual_seed(0)
-        models[pool] = build_model("flow", domain.bins, 10, hidden=cfg.hidden, flow_levels=cfg.flow_levels,
-                                   flow_pool=pool, ema=cfg.ema).to(device)
-        opts[pool] = build_optimizers(models[pool], 1e-4)
-        train_step(models[pool], opts[pool], x, genres)  # warm-up
-        spent[pool] = 0.0
+    spent = dict.fromkeys(steps_by_name, 0.0)
     for _ in range(rounds):
-        for pool in POOLS:
+        for name, step in steps_by_name.items():
             sync(device)
             start = time.perf_counter()
             for _ in range(steps):
-                train_step(models[pool], opts[pool], x, genres)
+                step()
             sync(device)
-            spent[pool] += time.perf_counter() - start
-    return {pool: spent[pool] / (rounds * steps) for pool in POOLS}
+            spent[name] += time.perf_counter() - start
+    return {name: total / (rounds * steps) for name, total in spent.items()}
+
+
+def training_step(model, x: torch.Tensor, genres: torch.Tensor, encode=None):
+    """One optimiser step of ``model`` on ``x`` (a batch of waves when ``encode`` turns them into crops)."""
+    opts = build_optimizers(model, 1e-4)
+    return lambda: train_step(model, opts, x if encode is None else encode(model, x), genres)
+
+
+def vae_gan_seconds_per_step(cfg, domain: SpectralDomain, device: torch.device, steps: int) -> dict[str, float]:
+    """The VAE and the GAN at ``cfg``'s sizes, the STFT of their crops included."""
+    wave = 0.1 * torch.randn(cfg.batch_size, samples_for(cfg.crop_frames, cfg.hop), device=device)
+    genres = torch.arange(cfg.batch_size, device=device) % 10
+    steppers = {}
+    for kind in ("vae", "gan"):
+        torch.manual_seed(0)
+        model = build_model(kind, domain.bins, 10, cfg.z_dim, cfg.hidden).to(device)
+        steppers[kind] = training_step(model, wave, genres,
+                                       lambda model, wave: model.sampler.standardize(domain.encode(wave)))
+    return seconds_per_step_in_turns(steppers, device, max(1, steps // 2), rounds=2)
+
+
+FLOW_VARIANTS = {  # the U-Net options that change its cost, as key=value overrides of the flow's defaults
+    **{f"flow_pool={pool}": {"flow_pool": pool} for pool in POOLS},
+    "flow_pool=time flow_band_mix=true": {"flow_pool": "time", "flow_band_mix": True},
+}
+
+
+def flow_seconds_per_step(cfg, domain: SpectralDomain, device: torch.device, steps: int) -> dict[str, float]:
+    """Seconds per training step of the flow in each of ``FLOW_VARIANTS``."""
+    x = torch.randn(cfg.batch_size, domain.bins, cfg.crop_frames, device=device)
+    genres = torch.arange(cfg.batch_size, device=device) % 10
+    steppers = {}
+    for name, options in FLOW_VARIANTS.items():
+        torch.manual_seed(0)
+        model = build_model("flow", domain.bins, 10, hidden=cfg.hidden, flow_levels=cfg.flow_levels, ema=cfg.ema,
+                            **options).to(device)
+        steppers[name] = training_step(model, x, genres)
+    return seconds_per_step_in_turns(steppers, device, steps, rounds=4)
 
 
 def audio_seconds_per_second(cfg, domain: SpectralDomain, device: torch.device, clips: int, seconds: float,
@@ -106,8 +117,8 @@ def main() -> None:
     print(f"generate speed, {args.preset} sizes ({cfg.sample_rate} Hz, n_fft {cfg.n_fft}, hop {cfg.hop}, hidden "
           f"{cfg.hidden}, batch {cfg.batch_size} x {cfg.crop_frames} frames) on {device}"
           f"{f' ({threads} threads)' if device.type == 'cpu' else ''}")
-    vae = steps_per_second("vae", cfg, domain, device, args.steps)
-    gan = steps_per_second("gan", cfg, domain, device, args.steps)
+    per_step = vae_gan_seconds_per_step(cfg, domain, device, args.steps)
+    vae, gan = 1 / per_step["vae"], 1 / per_step["gan"]
     print(f"  training: VAE {vae:.2f} steps/s, GAN {gan:.2f} steps/s (GAN/VAE {gan / vae:.2f}x: "
           "the GAN also runs its discriminator twice per step)")
     seconds = cfg.eval_seconds
@@ -122,12 +133,12 @@ def main() -> None:
     flow_cfg = build_config(Config, PRESETS, args.preset, {}, "generate",
                             extra=DATA_PRESET if args.preset == "quick" else None)
     flow_domain = SpectralDomain(flow_cfg.domain, flow_cfg.sample_rate, flow_cfg.n_fft, flow_cfg.hop, flow_cfg.n_mels)
-    per_step = flow_pool_seconds_per_step(flow_cfg, flow_domain, device, max(1, args.steps // 2))
+    per_step = flow_seconds_per_step(flow_cfg, flow_domain, device, max(1, args.steps // 2))
     sizes = (f"{flow_domain.bins} bands x {flow_cfg.crop_frames} frames, batch {flow_cfg.batch_size}, hidden "
              f"{flow_cfg.hidden}, {flow_cfg.flow_levels} levels")
     print(f"  flow training at the {'--data ' if args.preset == 'quick' else ''}{args.preset} sizes ({sizes}): "
-          + ", ".join(f"flow_pool={pool} {1000 * t:.0f} ms/step ({t / per_step['both']:.2f}x)"
-                      for pool, t in per_step.items()))
+          + ", ".join(f"{name} {1000 * t:.0f} ms/step ({t / per_step['flow_pool=both']:.2f}x)"
+                      for name, t in per_step.items()))
 
 
 def round_trip_error(cfg, kind: str, clips: int) -> float:
