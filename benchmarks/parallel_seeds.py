@@ -12,6 +12,11 @@
    here and killed by its PID), at 1 and at 2 intra-op threads, alternating so that the
    machine's own load falls on both alike. Goal: with one core busy, >= 70% of the quiet
    throughput.
+3. What training the seeds as one batched model (grouped convolutions, ``torch.func.vmap``) could
+   save at most: one thread's time for a training step of the assignment's small CNN at N x the
+   seed's batch of 32 against N steps at 32. N seeds stacked into one model do the same arithmetic
+   as one network at N x the batch, so this ratio bounds what they could share (the per-step
+   overhead); it is why that alternative was not built.
 
 Each figure is printed with ``uptime`` beside it: on a shared machine the "quiet" case is
 only as quiet as the other users leave it.
@@ -93,33 +98,51 @@ def child_loop(images: int, threads: int, repeats: int) -> None:
     print(best)
 
 
-def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == CHILD_LOOP:
-        child_loop(*map(int, sys.argv[2:5]))
-        return
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=30, help="epochs per arm of the timed runs (quick preset: 30)")
-    ap.add_argument("--images", type=int, default=2000, help="original images of the timed loop epoch (4x seen)")
-    ap.add_argument("--repeats", type=int, default=3, help="timed loop epochs per measurement (best counts)")
-    ap.add_argument("--skip-runs", action="store_true", help="only the loop under load")
-    args = ap.parse_args()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"{cores} free cores; {uptime()} at the start (a shared machine: other users' jobs run too)", flush=True)
+def batched_step_ratio(seeds: int, batch: int = 32, steps: int = 40, rounds: int = 3) -> tuple[float, float]:
+    """Seconds of one training step of SmallCNN at ``batch`` and at ``seeds * batch``, one thread, in turns."""
+    from sslab.vision.models import SmallCNN
 
-    if not args.skip_runs:
-        print(f"\n1. sslab run augment --preset quick --seeds {args.seeds} epochs={args.epochs} --device cpu")
-        cases = [("parallel (default: seeds x arms as jobs, 1 thread each)", cores, None),
-                 (f"sequential, {cores} threads (the old default)", 1, cores),
-                 ("sequential, 1 thread", 1, 1)]
-        times = {}
-        for label, workers, threads in cases:
-            times[label] = run_seconds(args.seeds, args.epochs, workers, threads)
-            print(f"   {label:52} {times[label]:7.1f} s   [{uptime()}]", flush=True)
-        par, old = times[cases[0][0]], times[cases[1][0]]
-        print(f"   parallel / old default: {par / old:.2f}x (goal <= 0.6x); "
-              f"parallel / sequential 1 thread: {par / times[cases[2][0]]:.2f}x", flush=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    spent = {}
+    try:
+        for _ in range(rounds):
+            for size in (batch, seeds * batch):
+                torch.manual_seed(0)
+                model = SmallCNN()
+                optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+                x, y = torch.randn(size, 3, 32, 32), torch.randint(0, 10, (size,))
 
+                def step():
+                    optimizer.zero_grad(set_to_none=True)
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+
+                step()  # warm-up
+                start = time.perf_counter()
+                for _ in range(steps):
+                    step()
+                spent[size] = spent.get(size, 0.0) + time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+    return spent[batch] / (rounds * steps), spent[seeds * batch] / (rounds * steps)
+
+
+def timed_runs(args, cores: int) -> None:
+    print(f"\n1. sslab run augment --preset quick --seeds {args.seeds} epochs={args.epochs} --device cpu")
+    cases = [("parallel (default: seeds x arms as jobs, 1 thread each)", cores, None),
+             (f"sequential, {cores} threads (the old default)", 1, cores),
+             ("sequential, 1 thread", 1, 1)]
+    times = {}
+    for label, workers, threads in cases:
+        times[label] = run_seconds(args.seeds, args.epochs, workers, threads)
+        print(f"   {label:52} {times[label]:7.1f} s   [{uptime()}]", flush=True)
+    par, old = times[cases[0][0]], times[cases[1][0]]
+    print(f"   parallel / old default: {par / old:.2f}x (goal <= 0.6x); "
+          f"parallel / sequential 1 thread: {par / times[cases[2][0]]:.2f}x", flush=True)
+
+
+def loop_under_load(args) -> None:
     print(f"\n2. augment loop, {args.images} images x 4 versions, best of {args.repeats} epochs, images/s")
     results: dict[tuple[int, bool], list[float]] = {}
     for round_ in range(2):
@@ -142,6 +165,36 @@ def main() -> None:
               f"(goal >= 0.70)")
     print(f"   one core busy, 1 thread vs 2 threads: {max(results[(1, True)]) / max(results[(2, True)]):.2f}x")
 
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == CHILD_LOOP:
+        child_loop(*map(int, sys.argv[2:5]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=30, help="epochs per arm of the timed runs (quick preset: 30)")
+    ap.add_argument("--images", type=int, default=2000, help="original images of the timed loop epoch (4x seen)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed loop epochs per measurement (best counts)")
+    ap.add_argument("--parts", default="1,2,3", help="which of the numbered measurements to run (comma-separated)")
+    ap.add_argument("--skip-runs", action="store_true", help="leave out part 1 (the timed runs)")
+    args = ap.parse_args()
+    try:
+        parts = {int(p) for p in args.parts.split(",")} - ({1} if args.skip_runs else set())
+    except ValueError:
+        ap.error(f"--parts {args.parts}: give part numbers from 1, 2, 3, comma-separated")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"{cores} free cores; {uptime()} at the start (a shared machine: other users' jobs run too)", flush=True)
+    if 1 in parts:
+        timed_runs(args, cores)
+    if 2 in parts:
+        loop_under_load(args)
+    if 3 in parts:
+        one, stacked = batched_step_ratio(args.seeds)
+        print(f"\n3. one thread, a SmallCNN training step: batch 32 {1000 * one:.2f} ms, batch {args.seeds} x 32 "
+              f"{1000 * stacked:.2f} ms ({stacked / one:.2f}x) [{uptime()}]")
+        print(f"   {args.seeds} seeds as one batched model could take at best {stacked / (args.seeds * one):.2f}x of "
+              f"the time of their steps one after another")
 
 if __name__ == "__main__":
     main()
