@@ -1,6 +1,6 @@
 # sslab: `make demo` runs every recipe offline; `make test` runs the test suite.
-# Both create .venv and install torch from the 2.13.0 pin first: any other torch
-# spec would pull gigabytes of CUDA wheels on a CPU machine.
+# Both create .venv and install torch from the 2.13.0 pin first, unless .venv already has a torch
+# (TORCH_INDEX below: where the pin comes from).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -8,14 +8,20 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 TORCH_PIN ?= torch==2.13.0
+# Where the pin comes from: empty for pip's own indexes (PyPI's Linux wheel is the CUDA build; this
+# project's machines serve a local CPU wheel); https://download.pytorch.org/whl/cpu for the CPU build
+# elsewhere.
+TORCH_INDEX ?=
 
 .PHONY: demo test install dev clean bench gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# A torch already in the venv (the build you chose) is kept; otherwise the pin is installed first.
 $(STAMP): $(PY) pyproject.toml
-	$(PIP) install -q --disable-pip-version-check "$(TORCH_PIN)"
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q --disable-pip-version-check \
+		$(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_PIN)"
 	$(PIP) install -q --disable-pip-version-check -e .
 	touch $@
 
@@ -34,8 +40,12 @@ demo: $(STAMP)
 test: $(DEVSTAMP)
 	$(PY) -m pytest tests -n auto --dist loadfile --durations=25
 
+# The speed scripts, each with its defaults. The others take a run directory or real data
+# (generate_quality, note_hold, denoise_quality), a GPU (gpu_check) or long timed runs (parallel_seeds);
+# reference_models is a module the others import.
+BENCHES := augment_throughput pretext_throughput barlow_throughput denoise_speed generate_speed
 bench: $(STAMP)
-	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	for b in $(BENCHES); do echo "== benchmarks/$$b.py"; $(PY) benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

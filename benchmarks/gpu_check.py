@@ -65,7 +65,7 @@ PHASE_EPOCHS = {
     "augment": {"baseline": "epochs", "augmented": "epochs"},
     "pretext": {"pretext": "pretext_epochs", "baseline": "epochs", "transfer": "epochs"},
     "denoise": {"rnn": "epochs", "fc": "epochs"},
-    "generate": {"judge": "judge_epochs", "vae": "epochs", "gan": "epochs"},
+    "generate": {"judge": "judge_epochs", "vae": "epochs", "gan": "epochs", "flow": "epochs"},
 }
 # barlow: the pre-training's paper workload in images (STL-10's 100,000 unlabelled images x epochs).
 BARLOW_PAPER_IMAGES = 100_000

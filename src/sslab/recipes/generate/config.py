@@ -16,7 +16,7 @@ SPLIT_SEED = 20211121  # one clip split for every seed, so seeds differ only in 
 
 @dataclass
 class Config(RecipeConfig):
-    model: str = param("vae", "generative model: conditional VAE or conditional GAN", choices=KINDS)
+    model: str = param("vae", "generative model: conditional VAE, conditional GAN or conditional flow matching (a 2-D U-Net)", choices=KINDS)
     domain: str = param("stft", "what the model makes: log-magnitude STFT, or log-mel (inverted by NNLS)",
                         choices=("stft", "mel"))
     test_genre: str = param("classical", "the genre the seed tests generation on (must be one of the genres)")
