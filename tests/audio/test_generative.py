@@ -132,13 +132,15 @@ def test_a_long_clip_has_the_requested_length():
     assert wave.shape == (1, 30 * 4000) and torch.isfinite(wave).all()
 
 
-@pytest.mark.parametrize("levels, pool, band_mix", [(3, "both", False), (2, "time", False),
-                                                    (3, "time-then-both", False), (2, "time", True), (2, "both", True)])
-def test_the_unet_shape_options_round_trip_and_set_what_the_deep_levels_see(tmp_path, levels, pool, band_mix):
+@pytest.mark.parametrize("levels, pool, band_mix, genre_norm", [
+    (3, "both", False, False), (2, "time", False, False), (3, "time-then-both", False, False),
+    (2, "time", True, False), (2, "both", True, True)])
+def test_the_unet_shape_options_round_trip_and_set_what_the_deep_levels_see(tmp_path, levels, pool, band_mix,
+                                                                            genre_norm):
     domain = SpectralDomain("stft", 8000, 64, 16)  # 33 bins: not a multiple of any power of 2
     torch.manual_seed(0)
     sampler = build_model("flow", domain.bins, 2, hidden=8, genre_dim=4, flow_steps=2, flow_levels=levels,
-                          flow_pool=pool, flow_band_mix=band_mix).sampler
+                          flow_pool=pool, flow_band_mix=band_mix, flow_genre_norm=genre_norm).sampler
     torch.nn.init.normal_(sampler.out.weight, std=0.1)
     if band_mix:  # it starts as the identity; give it something to do, so the round trip below tests it
         torch.nn.init.normal_(sampler.mix.out.weight, std=0.1)
@@ -155,7 +157,7 @@ def test_the_unet_shape_options_round_trip_and_set_what_the_deep_levels_see(tmp_
     assert seen[0] == (want_f, padded_t // 2 ** levels)
     save_sampler(tmp_path / "s.safetensors", sampler, domain, ["a", "b"])
     loaded, *_ = load_sampler(tmp_path / "s.safetensors")
-    assert (loaded.levels, loaded.pool, loaded.band_mix) == (levels, pool, band_mix)
+    assert (loaded.levels, loaded.pool, loaded.band_mix, loaded.genre_norm) == (levels, pool, band_mix, genre_norm)
     assert torch.equal(wave, generate_audio(loaded, domain, genres, 0.25, 2, torch.Generator().manual_seed(1)))
 
 
@@ -166,12 +168,12 @@ def test_a_sampler_from_before_the_unet_options_loads_with_two_levels_halving_bo
     sampler = build_model("flow", domain.bins, 2, hidden=8, genre_dim=4, flow_steps=2).sampler
     save_sampler(tmp_path / "new.safetensors", sampler, domain, ["a", "b"])
     meta = read_model_meta(tmp_path / "new.safetensors")
-    for key in ("levels", "pool", "band_mix"):
+    for key in ("levels", "pool", "band_mix", "genre_norm"):
         del meta["sampler"][key]
     save_model(tmp_path / "old.safetensors", sampler, meta)
     loaded, *_ = load_sampler(tmp_path / "old.safetensors")
-    assert (loaded.levels, loaded.pool, loaded.band_mix) == (2, "both", False)
-    for key, bad in (("pool", "frequency"), ("band_mix", "yes")):
+    assert (loaded.levels, loaded.pool, loaded.band_mix, loaded.genre_norm) == (2, "both", False, False)
+    for key, bad in (("pool", "frequency"), ("band_mix", "yes"), ("genre_norm", 1)):
         save_model(tmp_path / "bad.safetensors", sampler, {**meta, "sampler": {**meta["sampler"], key: bad}})
         with pytest.raises(UserError, match="malformed"):
             load_sampler(tmp_path / "bad.safetensors")
@@ -300,3 +302,25 @@ def test_band_mix_starts_as_the_identity_and_links_every_pair_of_deep_bands():
     sampler.velocity(x, torch.tensor([0.3, 0.7]), torch.tensor([0, 1])).square().sum().backward()
     # each deep band's output draws on every band (3x3 convolutions alone reach about 13 bands of 33)
     assert (sampler.mix.bands.grad != 0).all()
+
+
+def test_genre_norm_standardises_each_genre_by_its_own_statistics_and_sampling_puts_them_back():
+    torch.manual_seed(0)
+    bright = torch.randn(6, 5, 20) + torch.linspace(0, 4, 5)[None, :, None]  # genre 0: rising with the band
+    dark = 0.5 * torch.randn(4, 5, 20) - 3.0  # genre 1: low and quieter
+    log_mag, genres = torch.cat([bright, dark]), torch.tensor([0] * 6 + [1] * 4)
+    sampler = build_model("flow", 5, 3, hidden=8, genre_dim=4, flow_steps=1, flow_genre_norm=True).sampler
+    sampler.fit_standardizer(log_mag, genres)
+    assert torch.allclose(sampler.mean[1], dark.mean(dim=(0, 2))) and torch.allclose(sampler.std[0], bright.std(dim=(0, 2)))
+    assert torch.equal(sampler.mean[2], log_mag.mean(dim=(0, 2)))  # a genre with no crops: the statistics of all
+    x = sampler.standardize(log_mag, genres)
+    for g, part in ((0, x[:6]), (1, x[6:])):
+        assert part.mean(dim=(0, 2)).abs().max() < 1e-5 and (part.std(dim=(0, 2)) - 1).abs().max() < 1e-5
+    assert torch.allclose(sampler.unstandardize(x, genres), log_mag, atol=1e-5)
+    # an untrained U-Net outputs zero velocity (its last layer starts at zero): the sample is the noise, put back
+    # on the requested genre's statistics
+    z = torch.randn(2, 5, 8)
+    out = sampler.sample(torch.tensor([1, 1]), 8, z=z.clone())
+    assert torch.allclose(out, z * sampler.std[1][:, None] + sampler.mean[1][:, None])
+    with pytest.raises(ValueError, match="genre"):
+        sampler.standardize(log_mag)

@@ -71,16 +71,31 @@ class Sampler(nn.Module):
         self.register_buffer("mean", torch.zeros(bins))
         self.register_buffer("std", torch.ones(bins))
 
-    def standardize(self, log_mag: torch.Tensor) -> torch.Tensor:
-        return (log_mag - self.mean[:, None]) / self.std[:, None]
+    # The statistics are per bin (mean, std: (bins,)), or per genre and bin ((n_genres, bins); the flow's
+    # genre_norm), when ``genres`` (batch,) says which row standardises each spectrogram.
+    def _stats(self, genres: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.mean.dim() == 1:
+            return self.mean[:, None], self.std[:, None]
+        if genres is None:
+            raise ValueError("per-genre statistics: say which genre each spectrogram is")
+        return self.mean[genres][:, :, None], self.std[genres][:, :, None]
 
-    def unstandardize(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.std[:, None] + self.mean[:, None]
+    def standardize(self, log_mag: torch.Tensor, genres: torch.Tensor | None = None) -> torch.Tensor:
+        mean, std = self._stats(genres)
+        return (log_mag - mean) / std
 
-    def fit_standardizer(self, log_mag: torch.Tensor) -> None:
-        """Set the per-bin mean and std from training log-magnitudes (batch, bins, frames)."""
-        self.mean.copy_(log_mag.mean(dim=(0, 2)))
-        self.std.copy_(log_mag.std(dim=(0, 2)).clamp_min(1e-3))
+    def unstandardize(self, x: torch.Tensor, genres: torch.Tensor | None = None) -> torch.Tensor:
+        mean, std = self._stats(genres)
+        return x * std + mean
+
+    def fit_standardizer(self, log_mag: torch.Tensor, genres: torch.Tensor | None = None) -> None:
+        """Set the mean and std per bin (or per genre and bin) from training log-magnitudes (batch, bins, frames)
+        and their genre ids (batch,); a genre absent from them gets the statistics of all."""
+        rows = [log_mag] if self.mean.dim() == 1 else [
+            log_mag[genres == g] if genres is not None and bool((genres == g).any()) else log_mag
+            for g in range(len(self.mean))]
+        self.mean.copy_(torch.stack([r.mean(dim=(0, 2)) for r in rows]).reshape(self.mean.shape))
+        self.std.copy_(torch.stack([r.std(dim=(0, 2)) for r in rows]).reshape(self.std.shape).clamp_min(1e-3))
 
     def decode(self, z: torch.Tensor, genres: torch.Tensor) -> torch.Tensor:
         """Standardised spectrogram (batch, bins, UPSAMPLE * z frames)."""
@@ -103,7 +118,8 @@ class Sampler(nn.Module):
         """Log-magnitudes (n, bins, frames) for the genre ids ``genres`` (n,), latents from N(0, I)."""
         if z is None:
             z = self.draw_latents(len(genres), frames, generator)
-        return self.unstandardize(self.decode(z, genres.to(self.mean.device))[..., :frames])
+        genres = genres.to(self.mean.device)
+        return self.unstandardize(self.decode(z, genres)[..., :frames], genres)
 
     def settings(self) -> dict[str, int]:
         return {"bins": self.bins, "n_genres": self.n_genres, "z_dim": self.z_dim,
@@ -236,7 +252,8 @@ class FlowSampler(nn.Module):
     kind = "flow"
 
     def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
-                 genre_dim: int = 16, levels: int = 2, pool: str = "both", band_mix: bool = False):
+                 genre_dim: int = 16, levels: int = 2, pool: str = "both", band_mix: bool = False,
+                 genre_norm: bool = False):
         super().__init__()
         if pool not in POOLS:
             raise ValueError(f"pool={pool!r}: use one of {', '.join(POOLS)}")
@@ -267,9 +284,14 @@ class FlowSampler(nn.Module):
         self.out = nn.Conv2d(widths[0], 1, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
-        self.register_buffer("mean", torch.zeros(bins))
-        self.register_buffer("std", torch.ones(bins))
+        # genre_norm: each genre's spectrograms are standardised by its own per-band mean and std, so the
+        # U-Net draws deviations from the genre's average spectrum and sampling puts that envelope back.
+        self.genre_norm = genre_norm
+        stats_shape = (n_genres, bins) if genre_norm else (bins,)
+        self.register_buffer("mean", torch.zeros(stats_shape))
+        self.register_buffer("std", torch.ones(stats_shape))
 
+    _stats = Sampler._stats
     standardize = Sampler.standardize
     unstandardize = Sampler.unstandardize
     fit_standardizer = Sampler.fit_standardizer
@@ -330,12 +352,13 @@ class FlowSampler(nn.Module):
             if i + 1 < self.steps:
                 x_next = x + 0.5 * dt * (v + self.guided(x_next, t + dt, genres))
             x = x_next
-        return self.unstandardize(x)
+        return self.unstandardize(x, genres)
 
     def settings(self) -> dict[str, Any]:
         return {"kind": "flow", "bins": self.bins, "n_genres": self.n_genres, "hidden": self.hidden,
                 "steps": self.steps, "guidance": self.guidance, "genre_dim": self.genre.embedding_dim,
-                "levels": self.levels, "pool": self.pool, "band_mix": self.band_mix}
+                "levels": self.levels, "pool": self.pool, "band_mix": self.band_mix,
+                "genre_norm": self.genre_norm}
 
 
 def ema_gamma(std: float) -> float:
@@ -390,9 +413,11 @@ class ConditionalFlow(nn.Module):
     DROP_GENRE = 0.1
 
     def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
-                 genre_dim: int = 16, ema: float = 0.0, levels: int = 2, pool: str = "both", band_mix: bool = False):
+                 genre_dim: int = 16, ema: float = 0.0, levels: int = 2, pool: str = "both", band_mix: bool = False,
+                 genre_norm: bool = False):
         super().__init__()
-        self.sampler = FlowSampler(bins, n_genres, hidden, steps, guidance, genre_dim, levels, pool, band_mix)
+        self.sampler = FlowSampler(bins, n_genres, hidden, steps, guidance, genre_dim, levels, pool, band_mix,
+                                   genre_norm)
         self.ema = WeightAverage(self.sampler, ema) if ema > 0 else None
 
     def losses(self, x: torch.Tensor, genres: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -408,17 +433,19 @@ class ConditionalFlow(nn.Module):
 def build_model(kind: str, bins: int, n_genres: int, z_dim: int = 32, hidden: int = 128,
                 genre_dim: int = 16, flow_steps: int = 16, guidance: float = 2.0, ema: float = 0.0,
                 flow_levels: int = 2, flow_pool: str = "both",
-                flow_band_mix: bool = False) -> ConditionalVAE | ConditionalGAN | ConditionalFlow:
+                flow_band_mix: bool = False, flow_genre_norm: bool = False,
+                ) -> ConditionalVAE | ConditionalGAN | ConditionalFlow:
     """The flow only: ``ema``, relative width of the weight average used for sampling (0: the last weights);
     ``flow_levels``, the U-Net's downsamplings; ``flow_pool``, what they halve; ``flow_band_mix``, whether
-    the deepest level mixes all bands (:class:`BandMix`)."""
+    the deepest level mixes all bands (:class:`BandMix`); ``flow_genre_norm``, whether each genre is
+    standardised by its own statistics."""
     if kind == "vae":
         return ConditionalVAE(bins, n_genres, z_dim, hidden, genre_dim)
     if kind == "gan":
         return ConditionalGAN(bins, n_genres, z_dim, hidden, genre_dim)
     if kind == "flow":
         return ConditionalFlow(bins, n_genres, hidden, flow_steps, guidance, genre_dim, ema, flow_levels, flow_pool,
-                              flow_band_mix)
+                              flow_band_mix, flow_genre_norm)
     raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
@@ -500,7 +527,7 @@ def save_sampler(path, sampler: Sampler | FlowSampler, domain: SpectralDomain, g
 
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"band_mix={value!r} is not true or false")
+        raise ValueError(f"{value!r} where true or false belongs")
     return value
 
 
@@ -516,7 +543,7 @@ def load_sampler(path) -> tuple[Sampler | FlowSampler, SpectralDomain, list[str]
                                   int(settings["steps"]), float(settings["guidance"]), int(settings["genre_dim"]),
                                   int(settings.get("levels", 2)),  # samplers from before the setting had 2
                                   str(settings.get("pool", "both")),  # and halved both axes
-                                  _flag(settings.get("band_mix", False)))
+                                  _flag(settings.get("band_mix", False)), _flag(settings.get("genre_norm", False)))
         else:
             sampler = Sampler(**{k: int(v) for k, v in settings.items()})
         domain = SpectralDomain(**meta["domain"])

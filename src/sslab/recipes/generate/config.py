@@ -39,6 +39,8 @@ class Config(RecipeConfig):
     flow_band_mix: bool = param(False, "model=flow: at the U-Net's deepest level every frequency band also sees "
                                        "every other (a learned band-to-band map), so harmonics and the "
                                        "spectral envelope are in reach")
+    flow_genre_norm: bool = param(False, "model=flow: standardise each genre's spectrograms by its own per-band mean "
+                                         "and std (the U-Net draws deviations from the genre's average spectrum)")
     ema: float = param(0.1, "model=flow: sample with a running average of the weights (power-function EMA, EDM2) "
                             "as wide as this share of training (its relative std; 0: the last weights)",
                        min=0.0, max=0.25)

@@ -144,7 +144,8 @@ def estimate_minutes(cfg: Config, data: GenreData, domain: SpectralDomain) -> fl
         judge_opt = torch.optim.Adam(judge.parameters(), lr=cfg.judge_lr)
         model = build_model(cfg.model, domain.bins, len(data.genres), cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
                             guidance=cfg.guidance, ema=cfg.ema, flow_levels=cfg.flow_levels,
-                            flow_pool=cfg.flow_pool, flow_band_mix=cfg.flow_band_mix).to(dev)
+                            flow_pool=cfg.flow_pool, flow_band_mix=cfg.flow_band_mix,
+                            flow_genre_norm=cfg.flow_genre_norm).to(dev)
         optimizers = build_optimizers(model, cfg.learning_rate)
 
         def timed(step, n=3):
@@ -159,7 +160,7 @@ def estimate_minutes(cfg: Config, data: GenreData, domain: SpectralDomain) -> fl
 
         def gen_step():
             wave, labels = random_crops(data.train, data.train_labels, cfg.batch_size, crop_len, gen)
-            train_step(model, optimizers, model.sampler.standardize(domain.encode(wave)), labels)
+            train_step(model, optimizers, model.sampler.standardize(domain.encode(wave), labels), labels)
         t_gen = timed(gen_step)
         start = time.perf_counter()
         generate_audio(model.sampler, domain, genre_batch(len(data.genres), 2), cfg.eval_seconds,
@@ -265,11 +266,13 @@ def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: S
     torch.manual_seed(phase_seed(seed, f"init-{cfg.model}"))
     model = build_model(cfg.model, domain.bins, len(names), cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
                         guidance=cfg.guidance, ema=cfg.ema, flow_levels=cfg.flow_levels,
-                        flow_pool=cfg.flow_pool, flow_band_mix=cfg.flow_band_mix).to(data.train.device)
+                        flow_pool=cfg.flow_pool, flow_band_mix=cfg.flow_band_mix,
+                            flow_genre_norm=cfg.flow_genre_norm).to(data.train.device)
     crop_len = samples_for(cfg.crop_frames, cfg.hop)
     stats_gen = torch.Generator().manual_seed(phase_seed(seed, "standardizer"))
-    sample, _ = random_crops(data.train, data.train_labels, min(512, 16 * len(data.train)), crop_len, stats_gen)
-    model.sampler.fit_standardizer(domain.encode(sample))
+    sample, sample_labels = random_crops(data.train, data.train_labels, min(512, 16 * len(data.train)), crop_len,
+                                         stats_gen)
+    model.sampler.fit_standardizer(domain.encode(sample), sample_labels)
     optimizers = build_optimizers(model, cfg.learning_rate)
     order = torch.Generator().manual_seed(phase_seed(seed, f"order-{cfg.model}"))
     stage = run.stage(f"seed{seed}/{cfg.model}", model=model, generator=order, **optimizers)
@@ -278,7 +281,7 @@ def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: S
         totals: dict[str, torch.Tensor] = {}
         for _ in range(cfg.steps_per_epoch):
             wave, labels = random_crops(data.train, data.train_labels, cfg.batch_size, crop_len, order)
-            x = model.sampler.standardize(domain.encode(wave))
+            x = model.sampler.standardize(domain.encode(wave), labels)
             for key, value in train_step(model, optimizers, x, labels).items():
                 totals[key] = totals.get(key, 0) + value
         steps_per_s = cfg.steps_per_epoch / (time.perf_counter() - start)
