@@ -82,15 +82,11 @@ def summarize(run: Run) -> dict:
     harm_x = h[f"{test_genre}_harmonicity_ratio"]["mean"]
     # ... and closer to real music than real music degraded (blurred, or 10 dB of noise) is.
     bar = degraded_bar(calib, test_genre)
-    noise_like = not (flat_x <= MAX_FLATNESS_RATIO and fd_x <= MAX_FD_RATIO and fd_x < bar["fd_ratio"]
-                      and harm_x > bar["harmonicity_ratio"])
-    if noise_like and c1["verdict"] == "supported":
+    misses, unlike_real = hand_made_misses(flat_x, fd_x, harm_x, bar, test_genre)
+    if misses and c1["verdict"] == "supported":
         c1["verdict"] = "contradicted"
-    if noise_like:
-        c1["shown"] += (f" but noise-like: flatness {flat_x:.1f}x real (bound {MAX_FLATNESS_RATIO:g}x), feature "
-                        f"distance {fd_x:.1f}x the real floor (bound {MAX_FD_RATIO:g}x and degraded real "
-                        f"{bar['fd_ratio']:.1f}x), harmonicity {harm_x:.2f}x real (degraded real "
-                        f"{bar['harmonicity_ratio']:.2f}x)")
+    if misses:
+        c1["shown"] += f" but {unlike_real}: " + "; ".join(misses)
     fooled = h[f"judge_calls_{test_genre}_shaped_noise_{test_genre}"]["mean"]
     text = (f"The {kind.upper()} made {test_genre} clips that its judge called {test_genre} "
             f"{stats.fmt_entry(h[f'{test_genre}_acc'], 0, 100)}% of the time "
@@ -112,17 +108,31 @@ def summarize(run: Run) -> dict:
         text += (f" The two opinions DISAGREE: the {'judge' if judge_ok else 'feature classifier'} calls the "
                  f"generated clips {test_genre}, the {'feature classifier' if judge_ok else 'judge'} does not, so "
                  f"the claim is not supported.")
-    if noise_like:
-        text += (f" The generated {test_genre} clips are noise-like by the hand-made measures (flatness "
-                 f"{flat_x:.1f}x real, bound {MAX_FLATNESS_RATIO:g}x; feature distance {fd_x:.1f}x the real floor, "
-                 f"bound {MAX_FD_RATIO:g}x and no worse than real {test_genre} blurred or at 10 dB SNR, "
-                 f"{bar['fd_ratio']:.1f}x; harmonicity {harm_x:.2f}x real, which must beat theirs, "
-                 f"{bar['harmonicity_ratio']:.2f}x), so the claim that they are {test_genre} is not supported "
-                 "whatever the classifiers say.")
+    if misses:
+        text += (f" The generated {test_genre} clips are {unlike_real} by the hand-made measures ("
+                 + "; ".join(misses) + f"), so the claim that they are {test_genre} is not supported whatever the "
+                 "classifiers say.")
     if fooled > 0.5:
         text += (f" The judge calls plain noise shaped like {test_genre} {test_genre} {fooled * 100:.0f}% of the "
                  "time: on its own it cannot certify generated audio.")
     return {"text": text, "headline": h, "claims": [c1, c2], "genres": names}
+
+
+def hand_made_misses(flat_x: float, fd_x: float, harm_x: float, bar: dict[str, float],
+                     genre: str) -> tuple[list[str], str]:
+    """The hand-made bounds generated clips miss, each in words, and what that makes them: "noise-like" when
+    flatness or harmonicity fails (a flat, unpitched spectrum), else "unlike real GENRE" (too tonal, say, with
+    the wrong envelope)."""
+    misses = []
+    if flat_x > MAX_FLATNESS_RATIO:
+        misses.append(f"spectral flatness {flat_x:.1f}x real, above the bound of {MAX_FLATNESS_RATIO:g}x")
+    if not (fd_x <= MAX_FD_RATIO and fd_x < bar["fd_ratio"]):
+        misses.append(f"feature distance {fd_x:.1f}x the real floor, which must be under {MAX_FD_RATIO:g}x and under "
+                      f"real {genre} blurred or at 10 dB SNR ({bar['fd_ratio']:.1f}x)")
+    if not harm_x > bar["harmonicity_ratio"]:
+        misses.append(f"harmonicity {harm_x:.2f}x real, which must beat theirs ({bar['harmonicity_ratio']:.2f}x)")
+    noise_like = flat_x > MAX_FLATNESS_RATIO or not harm_x > bar["harmonicity_ratio"]
+    return misses, "noise-like" if noise_like else f"unlike real {genre}"
 
 
 DEGRADED_BARS = ("blurred spectrogram", "noise 10 dB")  # real clips a generator must beat
