@@ -180,9 +180,12 @@ def main() -> None:
     ap.add_argument("--skip-runs", action="store_true", help="leave out part 1 (the timed runs)")
     args = ap.parse_args()
     try:
-        parts = {int(p) for p in args.parts.split(",")} - ({1} if args.skip_runs else set())
+        parts = {int(p) for p in args.parts.split(",")}
     except ValueError:
+        parts = set()
+    if not parts or not parts <= {1, 2, 3}:
         ap.error(f"--parts {args.parts}: give part numbers from 1, 2, 3, comma-separated")
+    parts -= {1} if args.skip_runs else set()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"{cores} free cores; {uptime()} at the start (a shared machine: other users' jobs run too)", flush=True)
     if 1 in parts:
