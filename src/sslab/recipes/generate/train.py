@@ -142,10 +142,7 @@ def estimate_minutes(cfg: Config, data: GenreData, domain: SpectralDomain) -> fl
     with torch.random.fork_rng(devices=[]):
         judge = GenreJudge(data.sample_rate, len(data.genres)).to(dev)
         judge_opt = torch.optim.Adam(judge.parameters(), lr=cfg.judge_lr)
-        model = build_model(cfg.model, domain.bins, len(data.genres), cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
-                            guidance=cfg.guidance, ema=cfg.ema, flow_levels=cfg.flow_levels,
-                            flow_pool=cfg.flow_pool, flow_band_mix=cfg.flow_band_mix,
-                            flow_genre_norm=cfg.flow_genre_norm).to(dev)
+        model = generator_model(cfg, domain, len(data.genres)).to(dev)
         optimizers = build_optimizers(model, cfg.learning_rate)
 
         def timed(step, n=3):
@@ -259,15 +256,19 @@ def train_judge(run: Run, seed: int, cfg: Config, data: GenreData) -> GenreJudge
     return judge
 
 
+def generator_model(cfg: Config, domain: SpectralDomain, n_genres: int):
+    """The generative model ``cfg`` asks for (the training step and the run-time estimate build the same one)."""
+    return build_model(cfg.model, domain.bins, n_genres, cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
+                       guidance=cfg.guidance, ema=cfg.ema, flow_levels=cfg.flow_levels, flow_pool=cfg.flow_pool,
+                       flow_band_mix=cfg.flow_band_mix, flow_genre_norm=cfg.flow_genre_norm)
+
+
 def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: SpectralDomain,
                     judge: GenreJudge, ref: Reference):
-    """Step 2: the conditional VAE or GAN on spectrogram crops, its clips judged every ``eval_every`` epochs."""
+    """Step 2: the conditional VAE, GAN or flow on spectrogram crops, its clips judged every ``eval_every`` epochs."""
     names = data.genres
     torch.manual_seed(phase_seed(seed, f"init-{cfg.model}"))
-    model = build_model(cfg.model, domain.bins, len(names), cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
-                        guidance=cfg.guidance, ema=cfg.ema, flow_levels=cfg.flow_levels,
-                        flow_pool=cfg.flow_pool, flow_band_mix=cfg.flow_band_mix,
-                            flow_genre_norm=cfg.flow_genre_norm).to(data.train.device)
+    model = generator_model(cfg, domain, len(names)).to(data.train.device)
     crop_len = samples_for(cfg.crop_frames, cfg.hop)
     stats_gen = torch.Generator().manual_seed(phase_seed(seed, "standardizer"))
     sample, sample_labels = random_crops(data.train, data.train_labels, min(512, 16 * len(data.train)), crop_len,
