@@ -91,3 +91,32 @@ def test_degraded_sets_keep_length_and_are_noisier():
     # spectrum has peaks at the notes' partials).
     for name in sets:
         assert features.clip_features(sets[name][0], SR).harmonicity.max() < base.harmonicity.min(), name
+
+
+def test_sets_apart_names_the_feature_that_makes_clips_look_like_another_genre():
+    # Two genres told apart by features 0 and 3; "generated" clips of genre 0 are real ones with
+    # feature 3 moved to genre 1's value: that feature, and not feature 0, pulls them away.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6))
+    y = np.repeat([0, 1], 100)
+    x[y == 1, 0] += 3.0
+    x[y == 1, 3] += 3.0
+    clf = features.FeatureClassifier().fit(x, y, 2)
+    real = x[y == 0][:50]
+    generated = real.copy()
+    generated[:, 3] += 3.0
+    pull = features.sets_apart(clf, generated, real, 0)
+    assert np.argmin(pull) == 3 and pull[3] < -0.5 and abs(pull[0]) < 1e-9
+    assert np.allclose(features.sets_apart(clf, real, real, 0), 0)
+    # with two genres the pulls (plus the bias) are the difference of the two logits
+    z = np.hstack([(real - clf.mean) / clf.scale, np.ones((len(real), 1))]) @ clf.weights
+    bias = clf.weights[-1, 0] - clf.weights[-1, 1]
+    assert np.allclose(clf.pull_towards(real, 0).sum(axis=1) + bias, z[:, 0] - z[:, 1])
+
+
+def test_every_feature_has_a_readers_name():
+    names = [features.describe_feature(n) for n in features.FEATURE_NAMES]
+    assert len(set(names)) == len(names) and not any("_" in n for n in names)
+    assert features.describe_feature("chroma3") == "share of pitch class C"
+    assert features.describe_feature("mfcc3_std") == "MFCC 3 variation over time"
+    assert features.describe_feature("contrast1") == "spectral contrast 200-400 Hz"

@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from sslab.audio.features import FEATURE_NAMES
 from sslab.cli import main
 from sslab.config import build_config
 from sslab.recipes import get
@@ -67,6 +68,10 @@ def test_smoke_run_end_to_end(tmp_path, one_thread):
     assert (tmp_path / "again.html").read_text().count("<audio") == 4
     # How long notes hold, in the report and in benchmarks/note_hold.py beside real clips and their round trip.
     assert np.isfinite(h["classical_hold_ratio"]["mean"]) and "notes hold gen / real (x)" in html
+    # ... and what sets generated clips apart for the second opinion, feature by feature.
+    apart = run.select(phase="final")[-1]["second_opinion"]["apart"]["classical"]
+    assert len(apart) == len(FEATURE_NAMES) and all(np.isfinite(v).all() for v in apart.values())
+    assert "what sets generated apart (features)" in html
 
 
 def test_note_hold_benchmark_compares_a_run_with_real_clips_and_their_round_trip(tmp_path, one_thread, capsys):
@@ -244,3 +249,15 @@ def test_the_report_names_each_hand_made_bound_missed_and_calls_only_flat_unpitc
     assert what == "unlike real classical" and len(misses) == 1 and "feature distance 1.7x" in misses[0]
     misses, what = hand_made_misses(12.0, 21.0, 0.4, bar, "classical")  # the noise of issue 13
     assert what == "noise-like" and len(misses) == 3
+
+
+def test_the_report_names_what_sets_generated_clips_apart_in_the_feature_classifiers_eyes():
+    from sslab.recipes.generate.report import what_sets_apart
+
+    def seed(pulls):
+        return {"apart": {"classical": {"mfcc3_std": [pulls[0], 1.2], "harmonicity_mean": [pulls[1], -0.8],
+                                        "onsets_per_s": [pulls[2], 0.1]}}}
+    said = what_sets_apart([seed([-0.9, -0.4, 0.3]), seed([-0.7, -0.2, 0.1])], "classical")
+    assert said == ("MFCC 3 variation over time (higher than real, +1.2 sd); harmonicity (lower than real, -0.8 sd)")
+    assert what_sets_apart([seed([0.1, 0.0, -0.01])], "classical") == ""  # nothing pulls them away
+    assert what_sets_apart([{"acc": {}}], "classical") == ""  # a run from before the measure

@@ -232,6 +232,39 @@ class FeatureClassifier:
         z = np.hstack([(x - self.mean) / self.scale, np.ones((len(x), 1))])
         return (z @ self.weights).argmax(axis=1)
 
+    def pull_towards(self, x: np.ndarray, genre: int) -> np.ndarray:
+        """Each feature's share (n, features) of the margin by which clips ``x`` are ``genre`` rather than
+        another genre: standardised feature times the weight of ``genre`` minus the mean weight of the
+        others. With two genres the row sums (plus the bias) are exactly the difference of the two logits."""
+        others = np.delete(self.weights[:-1], genre, axis=1).mean(axis=1)
+        return (x - self.mean) / self.scale * (self.weights[:-1, genre] - others)
+
+
+def sets_apart(clf: FeatureClassifier, generated: np.ndarray, real: np.ndarray, genre: int) -> np.ndarray:
+    """Per feature: how much it moves generated clips of ``genre`` away from that genre in the eyes of the
+    feature classifier, relative to real clips of it (mean pull of generated minus mean pull of real; the
+    most negative features are what makes the classifier call generated clips another genre)."""
+    return clf.pull_towards(generated, genre).mean(axis=0) - clf.pull_towards(real, genre).mean(axis=0)
+
+
+def describe_feature(name: str) -> str:
+    """A reader's name for one of FEATURE_NAMES."""
+    if name.startswith("mfcc"):
+        k, stat = name[4:].split("_")
+        return f"MFCC {k} {'mean' if stat == 'mean' else 'variation over time'}"
+    if name.startswith("contrast"):
+        lo = 0 if name == "contrast0" else 200 * 2 ** (int(name[8:]) - 1)
+        return f"spectral contrast {lo}-{200 * 2 ** int(name[8:])} Hz"
+    if name.startswith("chroma") and name[6:].isdigit():
+        # clip_features numbers pitch classes from A (440 Hz): class 0 is A, 3 is C.
+        return f"share of pitch class {('A', 'A#', 'B', 'C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#')[int(name[6:])]}"
+    return {"centroid_mean": "spectral centroid", "centroid_std": "spectral centroid's variation",
+            "bandwidth_mean": "spectral bandwidth", "rolloff_mean": "spectral roll-off",
+            "log_flatness_mean": "spectral flatness (log)", "log_flatness_std": "spectral flatness's variation",
+            "chroma_peak": "strength of the main pitch class", "harmonicity_mean": "harmonicity",
+            "harmonicity_std": "harmonicity's variation", "flux_std": "spectral flux's variation",
+            "onsets_per_s": "onsets per second", "beat_regularity": "beat regularity"}.get(name, name)
+
 
 # ---- what no judge should call music of a genre ------------------------------------------
 def _stft(wave: np.ndarray, sr: int):  # scipy's, for the noise shaping

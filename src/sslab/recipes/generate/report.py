@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 
+from sslab.audio import features as handmade
 from sslab.report import figures, records, stats
 from sslab.report.document import AudioGrid, Figure, Section, Table, Text
 from sslab.train.rundir import Run
@@ -104,6 +105,9 @@ def summarize(run: Run) -> dict:
              f"{h[f'{test_genre}_feature_fd_ratio']['mean']:.1f}x the real-vs-real floor, spectral flatness "
              f"{h[f'{test_genre}_flatness_ratio']['mean']:.1f}x and harmonicity "
              f"{h[f'{test_genre}_harmonicity_ratio']['mean']:.2f}x that of real {test_genre}.")
+    apart = what_sets_apart(second, test_genre)
+    if float(np.mean(feat_test)) < 1 and apart:
+        text += f" What most sets them apart from real {test_genre} for the feature classifier: {apart}."
     if judge_ok != feat_ok:
         text += (f" The two opinions DISAGREE: the {'judge' if judge_ok else 'feature classifier'} calls the "
                  f"generated clips {test_genre}, the {'feature classifier' if judge_ok else 'judge'} does not, so "
@@ -232,6 +236,21 @@ SECOND_COLUMNS = (
 )
 
 
+def what_sets_apart(second: list[dict], genre: str, most: int = 3) -> str:
+    """The hand-made features that most pull generated clips of ``genre`` away from it in the feature
+    classifier's eyes, relative to real clips (mean over seeds), in words; "" when none does or the run
+    is from before the measure."""
+    if not second or not all("apart" in o and genre in o["apart"] for o in second):
+        return ""
+    names = list(second[0]["apart"][genre])
+    pull = np.mean([[o["apart"][genre][f][0] for f in names] for o in second], axis=0)
+    shift = np.mean([[o["apart"][genre][f][1] for f in names] for o in second], axis=0)
+    # 0.05 of a logit: less than that changes no verdict worth naming.
+    worst = [i for i in np.argsort(pull)[:most] if pull[i] < -0.05]
+    return "; ".join(f"{handmade.describe_feature(names[i])} ({'higher' if shift[i] > 0 else 'lower'} than real, "
+                     f"{shift[i]:+.1f} sd)" for i in worst)
+
+
 def report(run: Run) -> Section:
     s = run.summary()
     conf = run.config()
@@ -262,7 +281,9 @@ def report(run: Run) -> Section:
     second_columns = [c for c in SECOND_COLUMNS if all(c[1] in f["second_opinion"] for f in last["final"])]
     second_rows = [[name] + [stats.fmt_entry(stats.mean_ci_entry([f["second_opinion"][key][name]
                                                                   for f in last["final"]]), digits, scale)
-                             for _, key, digits, scale in second_columns] for name in order]
+                             for _, key, digits, scale in second_columns]
+                   + [what_sets_apart([f["second_opinion"] for f in last["final"]], name) or "nothing much"]
+                   for name in order]
     calib = [c["calibration"] for c in last["judge-test"]]
     def measure(set_name, key):
         if "measures" not in calib[0][set_name]:
@@ -276,14 +297,16 @@ def report(run: Run) -> Section:
                   + [measure(set_name, k) for k in ("fd_ratio", "flatness_ratio", "harmonicity_ratio", "hold_ratio")]
                   for set_name in calib[0]]
     blocks = [
-        Table(["genre"] + [c[0] for c in second_columns], second_rows,
+        Table(["genre"] + [c[0] for c in second_columns] + ["what sets generated apart (features)"], second_rows,
               "Second opinion with no learned judge (sslab.audio.features): a logistic regression on hand-made "
               "features (MFCC mean/std, spectral shape, chroma, spectral contrast, harmonicity, onsets) fitted on "
               "real training clips; the Frechet distance of those features (standardised) from generated clips to "
               "real training clips, over the distance of as many real held-out clips (the floor, so 1x is as "
               "close as real music gets); medians of generated clips over those of real held-out clips. \"Notes hold\": "
               "how long the pitch content (chroma) persists, the lag at which its autocorrelation falls to 1/2: "
-              "below 1x the generated notes are shorter than real ones, noise scores about 0.1x."),
+              "below 1x the generated notes are shorter than real ones, noise scores about 0.1x. The last column names the "
+              "features that most pull generated clips away from their genre in the classifier's eyes, relative to "
+              "real clips of it, and how far their mean is from real (in standard deviations of real clips)."),
         Table(["clips", "judge: called their genre (%)", f"judge: {test_genre} ones called {test_genre} (%)",
                "features: called their genre (%)", f"features: {test_genre} ones called {test_genre} (%)",
                f"{test_genre}: feature Frechet / floor (x)", f"{test_genre}: flatness / real (x)",

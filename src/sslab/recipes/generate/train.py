@@ -211,16 +211,24 @@ class SecondOpinion:
     def measures(self, wave: np.ndarray, genres_of: np.ndarray, names: tuple[str, ...]) -> dict:
         """Per genre: share the feature classifier assigns to the requested genre, feature Frechet distance
         to real training clips beside the real-vs-real floor (held-out clips, same count), and flatness,
-        harmonicity, onset rate and chroma hold time of generated clips over those of real held-out clips."""
+        harmonicity, onset rate and chroma hold time of generated clips over those of real held-out clips;
+        and ``apart``: per feature, [how much it pulls generated clips away from their genre in the
+        classifier's eyes, relative to real held-out clips (negative: away); the shift of its mean from real,
+        in standard deviations of real training clips]."""
         got = handmade.clip_features(wave, self.sample_rate)
-        pred = self.classifier.predict(got.features)
+        clf = self.classifier
+        pred = clf.predict(got.features)
         out: dict = {k: {} for k in ("acc", "fd", "fd_floor", "fd_ratio", "flatness", "flatness_ratio",
                                      "harmonicity", "harmonicity_ratio", "onsets_per_s", "onsets_ratio",
-                                     "hold_s", "hold_ratio")}
+                                     "hold_s", "hold_ratio", "apart")}
         for g, name in enumerate(names):
             mine, real = genres_of == g, self.test_labels == g
             n = min(int(mine.sum()), int(real.sum()))
             out["acc"][name] = float((pred[mine] == g).mean())
+            pull = handmade.sets_apart(clf, got.features[mine], self.test.features[real], g)
+            shift = (got.features[mine].mean(axis=0) - self.test.features[real].mean(axis=0)) / clf.scale
+            out["apart"][name] = {f: [round(float(a), 4), round(float(b), 4)]
+                                  for f, a, b in zip(handmade.FEATURE_NAMES, pull, shift)}
             if n >= 2:
                 fr = handmade.frechet_ratio(got.features[mine][:n], self.train_features[self.train_labels == g],
                                             self.test.features[real][:n])
