@@ -261,3 +261,28 @@ def test_the_report_names_what_sets_generated_clips_apart_in_the_feature_classif
     assert said == ("MFCC 3 variation over time (higher than real, +1.2 sd); harmonicity (lower than real, -0.8 sd)")
     assert what_sets_apart([seed([0.1, 0.0, -0.01])], "classical") == ""  # nothing pulls them away
     assert what_sets_apart([{"acc": {}}], "classical") == ""  # a run from before the measure
+
+
+def test_resample_benchmark_reproduces_the_runs_final_second_opinion_and_tries_other_guidance(
+        tmp_path, one_thread, capsys):
+    import importlib.util
+
+    overrides = {"model": "flow", "domain": "mel", "n_mels": "16", "hidden": "8", "flow_steps": "2"}
+    run = run_recipe("generate", preset="smoke", overrides=overrides, out=tmp_path)
+    spec = importlib.util.spec_from_file_location(
+        "generate_resample", Path(__file__).parents[2] / "benchmarks" / "generate_resample.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    capsys.readouterr()
+    assert bench.main([str(run.root)]) == 0  # the run's own settings: its own numbers
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    final = run.select(phase="final")[-1]["second_opinion"]
+    assert len(rows) == 1 and rows[0][2:4] == [str(run.config()["config"]["guidance"]), "2"]
+    assert float(rows[0][4]) == pytest.approx(100 * final["acc"]["classical"], abs=0.5)
+    assert float(rows[0][6]) == pytest.approx(final["flatness_ratio"]["classical"], abs=0.005)
+    assert bench.main([str(run.root), "--guidance", "1", "3", "--steps", "1"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [r[2:4] for r in rows] == [["1.0", "1"], ["3.0", "1"]]
+    assert bench.main([str(run.root), "--guidance", "-1"]) == 2
+    assert bench.main([str(tmp_path / "nothing")]) == 2
+    assert "error:" in capsys.readouterr().err
