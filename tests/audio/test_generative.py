@@ -132,18 +132,25 @@ def test_a_long_clip_has_the_requested_length():
     assert wave.shape == (1, 30 * 4000) and torch.isfinite(wave).all()
 
 
-@pytest.mark.parametrize("levels, pool, band_mix, genre_norm", [
-    (3, "both", False, False), (2, "time", False, False), (3, "time-then-both", False, False),
-    (2, "time", True, False), (2, "both", True, True)])
+@pytest.mark.parametrize("levels, pool, band_mix, genre_norm, every", [
+    (3, "both", False, False, False), (2, "time", False, False, False), (3, "time-then-both", False, False, False),
+    (2, "time", True, False, False), (2, "both", True, True, False), (3, "time-then-both", True, False, True)])
 def test_the_unet_shape_options_round_trip_and_set_what_the_deep_levels_see(tmp_path, levels, pool, band_mix,
-                                                                            genre_norm):
+                                                                            genre_norm, every):
     domain = SpectralDomain("stft", 8000, 64, 16)  # 33 bins: not a multiple of any power of 2
     torch.manual_seed(0)
     sampler = build_model("flow", domain.bins, 2, hidden=8, genre_dim=4, flow_steps=2, flow_levels=levels,
-                          flow_pool=pool, flow_band_mix=band_mix, flow_genre_norm=genre_norm).sampler
+                          flow_pool=pool, flow_band_mix=band_mix, flow_genre_norm=genre_norm,
+                          flow_band_mix_every=every).sampler
     torch.nn.init.normal_(sampler.out.weight, std=0.1)
-    if band_mix:  # it starts as the identity; give it something to do, so the round trip below tests it
-        torch.nn.init.normal_(sampler.mix.out.weight, std=0.1)
+    mixes = ([sampler.mix] if band_mix else []) + (list(sampler.up_mix) if every else [])
+    for mix in mixes:  # each starts as the identity; give it something to do, so the round trip below tests it
+        torch.nn.init.normal_(mix.out.weight, std=0.1)
+    if every:  # one map per decoder level, as wide as that level's bands
+        halved = [0] + [1] * (levels - 1)  # time-then-both: the bands halve below the first level
+        bands = [-(-domain.bins // 2 ** (levels - 1)) * 2 ** (levels - 1) // 2 ** sum(halved[:i])
+                 for i in reversed(range(levels))]
+        assert [m.bands.shape[0] for m in sampler.up_mix] == bands
     seen = []
     sampler.mid.register_forward_hook(lambda module, args, out: seen.append(out.shape[-2:]))
     genres = torch.tensor([0, 1])
@@ -157,7 +164,8 @@ def test_the_unet_shape_options_round_trip_and_set_what_the_deep_levels_see(tmp_
     assert seen[0] == (want_f, padded_t // 2 ** levels)
     save_sampler(tmp_path / "s.safetensors", sampler, domain, ["a", "b"])
     loaded, *_ = load_sampler(tmp_path / "s.safetensors")
-    assert (loaded.levels, loaded.pool, loaded.band_mix, loaded.genre_norm) == (levels, pool, band_mix, genre_norm)
+    assert (loaded.levels, loaded.pool, loaded.band_mix, loaded.genre_norm, loaded.band_mix_every) == (
+        levels, pool, band_mix, genre_norm, every)
     assert torch.equal(wave, generate_audio(loaded, domain, genres, 0.25, 2, torch.Generator().manual_seed(1)))
 
 

@@ -253,7 +253,7 @@ class FlowSampler(nn.Module):
 
     def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
                  genre_dim: int = 16, levels: int = 2, pool: str = "both", band_mix: bool = False,
-                 genre_norm: bool = False):
+                 genre_norm: bool = False, band_mix_every: bool = False):
         super().__init__()
         if pool not in POOLS:
             raise ValueError(f"pool={pool!r}: use one of {', '.join(POOLS)}")
@@ -279,6 +279,11 @@ class FlowSampler(nn.Module):
         self.band_mix = band_mix
         deep_bands = -(-bins // math.prod(k[0] for k in self.pool_kernels))
         self.mix = BandMix(widths[-1], deep_bands) if band_mix else None
+        # band_mix_every: also after every decoder level, where the output's envelope takes shape
+        self.band_mix_every = band_mix_every
+        padded = deep_bands * math.prod(k[0] for k in self.pool_kernels)
+        self.up_mix = nn.ModuleList(BandMix(widths[i], padded // math.prod(k[0] for k in self.pool_kernels[:i]))
+                                    for i in reversed(range(levels))) if band_mix_every else None
         self.up = nn.ModuleList(FiLMConvBlock2d(2 * widths[i + 1], widths[i], cond) for i in reversed(range(levels)))
         self.top = FiLMConvBlock2d(2 * widths[0], widths[0], cond)
         self.out = nn.Conv2d(widths[0], 1, 3, padding=1)
@@ -319,9 +324,11 @@ class FlowSampler(nn.Module):
         h = self.mid(h, cond)
         if self.mix is not None:
             h = self.mix(h)
-        for block in self.up:  # merge the skip at this resolution, then up to the next
+        for j, block in enumerate(self.up):  # merge the skip at this resolution, then up to the next
             h = block(torch.cat([h, skips.pop()], dim=1), cond)
             h = F.interpolate(h, size=skips[-1].shape[-2:], mode="nearest")
+            if self.up_mix is not None:
+                h = self.up_mix[j](h)
         h = self.top(torch.cat([h, skips.pop()], dim=1), cond)
         return self.out(F.silu(h))[:, 0, : x.shape[1], : x.shape[2]]
 
@@ -358,7 +365,7 @@ class FlowSampler(nn.Module):
         return {"kind": "flow", "bins": self.bins, "n_genres": self.n_genres, "hidden": self.hidden,
                 "steps": self.steps, "guidance": self.guidance, "genre_dim": self.genre.embedding_dim,
                 "levels": self.levels, "pool": self.pool, "band_mix": self.band_mix,
-                "genre_norm": self.genre_norm}
+                "genre_norm": self.genre_norm, "band_mix_every": self.band_mix_every}
 
 
 def ema_gamma(std: float) -> float:
@@ -414,10 +421,10 @@ class ConditionalFlow(nn.Module):
 
     def __init__(self, bins: int, n_genres: int, hidden: int = 32, steps: int = 16, guidance: float = 2.0,
                  genre_dim: int = 16, ema: float = 0.0, levels: int = 2, pool: str = "both", band_mix: bool = False,
-                 genre_norm: bool = False):
+                 genre_norm: bool = False, band_mix_every: bool = False):
         super().__init__()
         self.sampler = FlowSampler(bins, n_genres, hidden, steps, guidance, genre_dim, levels, pool, band_mix,
-                                   genre_norm)
+                                   genre_norm, band_mix_every)
         self.ema = WeightAverage(self.sampler, ema) if ema > 0 else None
 
     def losses(self, x: torch.Tensor, genres: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -433,7 +440,7 @@ class ConditionalFlow(nn.Module):
 def build_model(kind: str, bins: int, n_genres: int, z_dim: int = 32, hidden: int = 128,
                 genre_dim: int = 16, flow_steps: int = 16, guidance: float = 2.0, ema: float = 0.0,
                 flow_levels: int = 2, flow_pool: str = "both",
-                flow_band_mix: bool = False, flow_genre_norm: bool = False,
+                flow_band_mix: bool = False, flow_genre_norm: bool = False, flow_band_mix_every: bool = False,
                 ) -> ConditionalVAE | ConditionalGAN | ConditionalFlow:
     """The flow only: ``ema``, relative width of the weight average used for sampling (0: the last weights);
     ``flow_levels``, the U-Net's downsamplings; ``flow_pool``, what they halve; ``flow_band_mix``, whether
@@ -445,7 +452,7 @@ def build_model(kind: str, bins: int, n_genres: int, z_dim: int = 32, hidden: in
         return ConditionalGAN(bins, n_genres, z_dim, hidden, genre_dim)
     if kind == "flow":
         return ConditionalFlow(bins, n_genres, hidden, flow_steps, guidance, genre_dim, ema, flow_levels, flow_pool,
-                              flow_band_mix, flow_genre_norm)
+                              flow_band_mix, flow_genre_norm, flow_band_mix_every)
     raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
@@ -543,7 +550,8 @@ def load_sampler(path) -> tuple[Sampler | FlowSampler, SpectralDomain, list[str]
                                   int(settings["steps"]), float(settings["guidance"]), int(settings["genre_dim"]),
                                   int(settings.get("levels", 2)),  # samplers from before the setting had 2
                                   str(settings.get("pool", "both")),  # and halved both axes
-                                  _flag(settings.get("band_mix", False)), _flag(settings.get("genre_norm", False)))
+                                  _flag(settings.get("band_mix", False)), _flag(settings.get("genre_norm", False)),
+                                  _flag(settings.get("band_mix_every", False)))
         else:
             sampler = Sampler(**{k: int(v) for k, v in settings.items()})
         domain = SpectralDomain(**meta["domain"])

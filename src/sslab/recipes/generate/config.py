@@ -39,6 +39,8 @@ class Config(RecipeConfig):
     flow_band_mix: bool = param(False, "model=flow: at the U-Net's deepest level every frequency band also sees "
                                        "every other (a learned band-to-band map), so harmonics and the "
                                        "spectral envelope are in reach")
+    flow_band_mix_every: bool = param(False, "model=flow: a band-to-band map after every decoder level too "
+                                             "(where the output's envelope takes shape)")
     flow_genre_norm: bool = param(False, "model=flow: standardise each genre's spectrograms by its own per-band mean "
                                          "and std (the U-Net draws deviations from the genre's average spectrum)")
     ema: float = param(0.1, "model=flow: sample with a running average of the weights (power-function EMA, EDM2) "

@@ -268,7 +268,8 @@ def generator_model(cfg: Config, domain: SpectralDomain, n_genres: int):
     """The generative model ``cfg`` asks for (the training step and the run-time estimate build the same one)."""
     return build_model(cfg.model, domain.bins, n_genres, cfg.z_dim, cfg.hidden, flow_steps=cfg.flow_steps,
                        guidance=cfg.guidance, ema=cfg.ema, flow_levels=cfg.flow_levels, flow_pool=cfg.flow_pool,
-                       flow_band_mix=cfg.flow_band_mix, flow_genre_norm=cfg.flow_genre_norm)
+                       flow_band_mix=cfg.flow_band_mix, flow_genre_norm=cfg.flow_genre_norm,
+                       flow_band_mix_every=cfg.flow_band_mix_every)
 
 
 def train_generator(run: Run, seed: int, cfg: Config, data: GenreData, domain: SpectralDomain,
