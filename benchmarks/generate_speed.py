@@ -74,6 +74,8 @@ def vae_gan_seconds_per_step(cfg, domain: SpectralDomain, device: torch.device, 
 FLOW_VARIANTS = {  # the U-Net options that change its cost, as key=value overrides of the flow's defaults
     **{f"flow_pool={pool}": {"flow_pool": pool} for pool in POOLS},
     "flow_pool=time flow_band_mix=true": {"flow_pool": "time", "flow_band_mix": True},
+    "flow_pool=time flow_band_mix=true flow_band_mix_every=true": {"flow_pool": "time", "flow_band_mix": True,
+                                                                 "flow_band_mix_every": True},
 }
 
 
