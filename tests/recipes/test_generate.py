@@ -139,6 +139,9 @@ def test_real_music_turns_the_default_preset_into_the_flow_and_nothing_else():
     real = cfg("quick", Path("music"))
     assert (real.model, real.domain, real.n_mels, real.hidden, real.epochs * real.steps_per_epoch) == \
         ("flow", "mel", 64, 16, 1800)
+    # every band at every level, with band-to-band maps: what held notes with the genre intact (Results)
+    assert (real.flow_pool, real.flow_band_mix, real.flow_band_mix_every) == ("time", True, True)
+    assert cfg("paper", Path("music")).flow_pool == "time" and cfg("quick", None).flow_pool == "both"
     assert cfg("quick", None).model == "vae" and cfg("smoke", Path("music")).model == "vae"
     assert cfg("paper", Path("music")).n_mels == 128
     assert cfg("quick", Path("music"), model="vae", domain="stft").model == "vae"

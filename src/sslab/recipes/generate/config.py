@@ -85,6 +85,9 @@ class Config(RecipeConfig):
         return self.lr or {"vae": 1e-3, "gan": 2e-4, "flow": 1e-3}[self.model]
 
 
+# The flow's U-Net with --data and in paper (see DATA_PRESET below).
+FLOW_UNET = {"flow_pool": "time", "flow_band_mix": True, "flow_band_mix_every": True}
+
 PRESETS = {
     "smoke": {"epochs": 2, "steps_per_epoch": 4, "eval_every": 1, "eval_clips": 3, "final_clips": 3,
               "judge_epochs": 2, "judge_steps": 5, "synthetic_genres": 2, "synthetic_clips": 5,
@@ -99,12 +102,16 @@ PRESETS = {
               "batch_size": 64, "epochs": 100, "steps_per_epoch": 200, "eval_every": 10, "eval_clips": 32,
               "final_clips": 100, "eval_seconds": 3.0, "judge_epochs": 30, "judge_steps": 100,
               "griffin_lim_iters": 64, "synthetic_clips": 100, "piece_seconds": 10.0, "report_clips": 1,
-              "synthetic_genres": 5, "seeds": 3},
+              "synthetic_genres": 5, "seeds": 3, **FLOW_UNET},
 }
 
 # What the default (quick) preset becomes with --data: on real recordings the flow model measured
 # best (src/sslab/recipes/generate/README.md, Results), at sizes that fit 15 min on a 2-core CPU.
 # The made-up music keeps the VAE, which learns it in about a minute.
 # 1,800 steps: at 1,200 one seed of three stayed noise-like (flatness 3.4x real), at 1,800 none above 2x.
+# The U-Net keeps every frequency band at every level (flow_pool=time) with a band-to-band map at the
+# deepest level and after each decoder level: notes hold about twice as long as with levels that halve
+# both axes, with the genre kept on three seeds of three (docs/notes/generate.md, "A map at every
+# decoder level"); 14.2 min for one seed on one quiet core.
 DATA_PRESET = {"model": "flow", "domain": "mel", "n_mels": 64, "hidden": 16, "crop_frames": 32, "batch_size": 16,
-               "epochs": 60, "eval_every": 20}
+               "epochs": 60, "eval_every": 20, **FLOW_UNET}
