@@ -11,10 +11,9 @@ from sslab_testing import REPO
 
 SCRIPT = REPO / "benchmarks" / "gpu_check.py"
 # Not speed checks of a device: the check itself, a helper module, CPU worker scheduling, and quality
-# measurements (PESQ/STOI cost on the CPU; a run directory's generate measures, how long its notes hold,
-# and its clips sampled again with other settings).
+# measurements (PESQ/STOI cost on the CPU; a run directory's generate measures, and how long its notes hold).
 CPU_ONLY = {"gpu_check.py", "reference_models.py", "parallel_seeds.py", "denoise_quality.py", "generate_quality.py",
-            "note_hold.py", "generate_resample.py"}
+            "note_hold.py"}
 
 
 def _module():

@@ -266,16 +266,12 @@ def test_the_report_names_what_sets_generated_clips_apart_in_the_feature_classif
     assert what_sets_apart([{"acc": {}}], "classical") == ""  # a run from before the measure
 
 
-def test_resample_benchmark_reproduces_the_runs_final_second_opinion_and_tries_other_guidance(
+def test_resample_reproduces_the_runs_final_second_opinion_and_tries_other_guidance(
         tmp_path, one_thread, capsys):
-    import importlib.util
+    from sslab.recipes.generate import resample as bench
 
     overrides = {"model": "flow", "domain": "mel", "n_mels": "16", "hidden": "8", "flow_steps": "2"}
     run = run_recipe("generate", preset="smoke", overrides=overrides, out=tmp_path)
-    spec = importlib.util.spec_from_file_location(
-        "generate_resample", Path(__file__).parents[2] / "benchmarks" / "generate_resample.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     capsys.readouterr()
     assert bench.main([str(run.root)]) == 0  # the run's own settings: its own numbers
     rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]

@@ -2,7 +2,7 @@
 the run's final evaluation does (the feature-based second opinion, fitted on the run's own data and split),
 and say what sets them apart from real clips of the test genre.
 
-    python benchmarks/generate_resample.py RUN_DIR [RUN_DIR ...] [--guidance 4 6] [--steps 8 16] [--data DIR]
+    python -m sslab.recipes.generate.resample RUN_DIR [RUN_DIR ...] [--guidance 4 6] [--steps 8 16] [--data DIR]
 
 Each RUN_DIR's seeds are sampled with their saved samplers (the weights `sslab sample` uses) and the clips of
 the run's final evaluation (same count, length and random seed), once per combination of ``--guidance`` and
@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sslab import resume
 from sslab.audio.generative import FlowSampler, generate_audio, load_sampler
 from sslab.config import config_from_dict
 from sslab.errors import UserError
@@ -54,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|---|---|---|---|---|---|")
         for d in args.run_dirs:
             run = Run.open(recipe_run_dir(Path(d), "generate"))
-            conf = resume.saved_config(run)
-            if conf.get("recipe") != "generate":
-                raise UserError(f"{d} is a run of {conf.get('recipe')}, not of generate")
+            conf = run.config()
+            if not (isinstance(conf, dict) and conf.get("recipe") == "generate" and isinstance(conf.get("config"), dict)):
+                raise UserError(f"{d}: its config.yaml is not that of a `sslab run generate` run; pass one")
             cfg = config_from_dict(Config, conf["config"], str(run.root / "config.yaml"))
             data_dir = args.data or (Path(conf["data"]) if conf.get("data") else None)
             if data_dir is not None and not data_dir.is_dir():
