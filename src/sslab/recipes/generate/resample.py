@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         for d in args.run_dirs:
             run = Run.open(recipe_run_dir(Path(d), "generate"))
             conf = run.config()
-            if not (isinstance(conf, dict) and conf.get("recipe") == "generate" and isinstance(conf.get("config"), dict)):
+            ok = isinstance(conf, dict) and conf.get("recipe") == "generate" and isinstance(conf.get("config"), dict)
+            if not ok:
                 raise UserError(f"{d}: its config.yaml is not that of a `sslab run generate` run; pass one")
             cfg = config_from_dict(Config, conf["config"], str(run.root / "config.yaml"))
             data_dir = args.data or (Path(conf["data"]) if conf.get("data") else None)
@@ -84,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                                           torch.Generator().manual_seed(phase_seed(seed, "final")))
                     m = second.measures(wave.numpy().astype(np.float64), ids.numpy(), names)
                     print(f"| {d} | {seed} | {g if flow else '-'} | {s if flow else '-'} | "
-                          f"{100 * m['acc'][genre]:.0f} | {m['fd_ratio'][genre]:.2f} | {m['flatness_ratio'][genre]:.2f} | "
+                          f"{100 * m['acc'][genre]:.0f} | {m['fd_ratio'][genre]:.2f} | "
+                          f"{m['flatness_ratio'][genre]:.2f} | "
                           f"{m['harmonicity_ratio'][genre]:.2f} | {m['hold_ratio'][genre]:.2f} | "
                           f"{what_sets_apart([m], genre) or 'nothing much'} |", flush=True)
     except UserError as exc:
