@@ -257,7 +257,8 @@ def describe_feature(name: str) -> str:
         return f"spectral contrast {lo}-{200 * 2 ** int(name[8:])} Hz"
     if name.startswith("chroma") and name[6:].isdigit():
         # clip_features numbers pitch classes from A (440 Hz): class 0 is A, 3 is C.
-        return f"share of pitch class {('A', 'A#', 'B', 'C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#')[int(name[6:])]}"
+        names = ("A", "A#", "B", "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#")
+        return f"share of pitch class {names[int(name[6:])]}"
     return {"centroid_mean": "spectral centroid", "centroid_std": "spectral centroid's variation",
             "bandwidth_mean": "spectral bandwidth", "rolloff_mean": "spectral roll-off",
             "log_flatness_mean": "spectral flatness (log)", "log_flatness_std": "spectral flatness's variation",

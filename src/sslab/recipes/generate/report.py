@@ -297,15 +297,16 @@ def report(run: Run) -> Section:
                   + [measure(set_name, k) for k in ("fd_ratio", "flatness_ratio", "harmonicity_ratio", "hold_ratio")]
                   for set_name in calib[0]]
     blocks = [
-        Table(["genre"] + [c[0] for c in second_columns] + ["what sets generated apart (features)"], second_rows,
+        Table(["genre"] + [c[0] for c in second_columns] + ["what sets generated apart (features)"],
+              second_rows,
               "Second opinion with no learned judge (sslab.audio.features): a logistic regression on hand-made "
               "features (MFCC mean/std, spectral shape, chroma, spectral contrast, harmonicity, onsets) fitted on "
               "real training clips; the Frechet distance of those features (standardised) from generated clips to "
               "real training clips, over the distance of as many real held-out clips (the floor, so 1x is as "
               "close as real music gets); medians of generated clips over those of real held-out clips. \"Notes hold\": "
               "how long the pitch content (chroma) persists, the lag at which its autocorrelation falls to 1/2: "
-              "below 1x the generated notes are shorter than real ones, noise scores about 0.1x. The last column names the "
-              "features that most pull generated clips away from their genre in the classifier's eyes, relative to "
+              "below 1x the generated notes are shorter than real ones, noise scores about 0.1x. The last column "
+              "names the features that most pull generated clips away from their genre in the classifier's eyes, relative to "
               "real clips of it, and how far their mean is from real (in standard deviations of real clips)."),
         Table(["clips", "judge: called their genre (%)", f"judge: {test_genre} ones called {test_genre} (%)",
                "features: called their genre (%)", f"features: {test_genre} ones called {test_genre} (%)",

@@ -21,14 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sslab.audio.generative import FlowSampler, generate_audio, load_sampler
+from sslab.audio.generative import FlowSampler, load_sampler
 from sslab.config import config_from_dict
 from sslab.errors import UserError
 from sslab.recipes.generate.config import Config
 from sslab.recipes.generate.report import what_sets_apart
-from sslab.recipes.generate.train import SecondOpinion, genre_batch, held_out_segments, load_data
+from sslab.recipes.generate.train import SecondOpinion, final_clips, held_out_segments, load_data
 from sslab.train.rundir import Run, recipe_run_dir
-from sslab.train.seeding import phase_seed
 
 
 def second_opinion(cfg: Config, data_dir: Path | None) -> tuple[SecondOpinion, tuple[str, ...], int]:
@@ -80,9 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                     elif (g, s) != own:
                         raise UserError(f"{d}: a {meta.get('model', 'non-flow')} sampler has no guidance or "
                                         "steps to change; leave out --guidance and --steps")
-                    ids = genre_batch(len(names), cfg.final_clips)
-                    wave = generate_audio(sampler, domain, ids, cfg.eval_seconds, cfg.griffin_lim_iters,
-                                          torch.Generator().manual_seed(phase_seed(seed, "final")))
+                    wave, ids = final_clips(cfg, seed, sampler, domain, len(names))
                     m = second.measures(wave.numpy().astype(np.float64), ids.numpy(), names)
                     print(f"| {d} | {seed} | {g if flow else '-'} | {s if flow else '-'} | "
                           f"{100 * m['acc'][genre]:.0f} | {m['fd_ratio'][genre]:.2f} | "

@@ -377,10 +377,8 @@ def final_evaluation(run: Run, seed: int, cfg: Config, model, judge: GenreJudge,
                      ref: Reference, data: GenreData, second: SecondOpinion) -> None:
     """Step 3: the verdict on ``final_clips`` clips per genre, the confusion table, and the sampler saved."""
     names, sr = data.genres, data.sample_rate
-    gen = torch.Generator().manual_seed(phase_seed(seed, "final"))
-    genres_of = genre_batch(len(names), cfg.final_clips)
     start = time.perf_counter()
-    wave = generate_audio(sampler_of(model), domain, genres_of, cfg.eval_seconds, cfg.griffin_lim_iters, gen)
+    wave, genres_of = final_clips(cfg, seed, sampler_of(model), domain, len(names))
     audio_per_s = len(wave) * cfg.eval_seconds / (time.perf_counter() - start)
     scores = judge_generated(judge, wave, genres_of, ref, names, sr)
     logits, _ = judge.judge(wave)
@@ -396,6 +394,15 @@ def final_evaluation(run: Run, seed: int, cfg: Config, model, judge: GenreJudge,
                   "weights": weights})
     if seed == run.config()["seeds"][0]:
         write_examples(run, seed, cfg, model, domain, data)
+
+
+def final_clips(cfg: Config, seed: int, sampler, domain: SpectralDomain,
+                n_genres: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The final evaluation's clips: ``final_clips`` per genre from the seed's own generator (so a saved
+    sampler makes them again); (waves, genre ids)."""
+    genres_of = genre_batch(n_genres, cfg.final_clips)
+    gen = torch.Generator().manual_seed(phase_seed(seed, "final"))
+    return generate_audio(sampler, domain, genres_of, cfg.eval_seconds, cfg.griffin_lim_iters, gen), genres_of
 
 
 def write_examples(run: Run, seed: int, cfg: Config, model, domain: SpectralDomain, data: GenreData) -> None:
